@@ -1,0 +1,127 @@
+"""The contract between connectors and the service.
+
+A connector reads one configured source. It never touches the database: the sync engine gives it
+the stored checkpoint state per stream partition and persists each `Page.state` in the same
+transaction as the page's items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from schemas.work_item import WorkItemIn
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Page:
+    """One page of items from one stream partition, plus the checkpoint to store with it.
+
+    `stream` names the partition (e.g. `issues:octo/repo`, `search`). `state` is opaque to the
+    engine: it is saved as-is and handed back on the next run. `not_modified` marks a conditional
+    request answered 304 (no items, state unchanged).
+    """
+
+    stream: str
+    items: list[WorkItemIn]
+    state: dict[str, Any]
+    not_modified: bool = False
+
+
+@dataclass
+class RateLimitInfo:
+    resource: str | None = None
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+
+
+@dataclass
+class ConnectorStats:
+    """Counters a connector keeps while it runs; the engine copies them onto the run record."""
+
+    requests: int = 0
+    pages: int = 0
+    retries: int = 0
+    not_modified: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    rate_limit: dict[str, RateLimitInfo] = field(default_factory=dict)
+
+
+@dataclass
+class Upsert:
+    """Webhook instruction: upsert this item through the single upsert path."""
+
+    item: WorkItemIn
+
+
+@dataclass
+class Tombstone:
+    """Webhook instruction: mark this item deleted (kept as a tombstone)."""
+
+    external_id: str
+    key: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass
+class Ignore:
+    """Webhook instruction: nothing to apply; `reason` is recorded on the delivery."""
+
+    reason: str
+
+
+WebhookInstruction = Upsert | Tombstone | Ignore
+
+
+class Connector(Protocol):
+    """What the sync engine needs from a connector. Implementations: GitHub, Jira."""
+
+    stats: ConnectorStats
+
+    async def check(self) -> dict[str, Any]:
+        """Verify credentials and scope; return what was found (user, repos/projects)."""
+        ...
+
+    async def discover(self) -> dict[str, Any]:
+        """Discover per-site settings (e.g. Jira custom fields); returned for the source view."""
+        ...
+
+    def read(self, state: Mapping[str, dict[str, Any]]) -> AsyncIterator[Page]:
+        """Yield pages of changed items, incrementally from `state` (empty = from the start)."""
+        ...
+
+    async def live_external_ids(self) -> set[str]:
+        """Id sweep: the external ids of every item currently in the source scope."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class ConnectorError(Exception):
+    """Base class for connector failures; the message is safe to show and store."""
+
+
+class FatalUpstreamError(ConnectorError):
+    """A 4xx (other than rate limits) or malformed response: the run fails with this message."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimitedError(ConnectorError):
+    """The wait the upstream asks for exceeds the configured maximum."""
+
+    def __init__(self, message: str, *, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class RetriesExhaustedError(ConnectorError):
+    """Transient failures (5xx, timeouts, resets) persisted past the retry budget."""
