@@ -1,0 +1,98 @@
+"""The base stream: it owns the page loop so concrete streams only describe one request."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from connectors.base import FatalUpstreamError, Page
+from connectors.http import HttpExecutor, Reply
+from connectors.pagination import Paginator
+from schemas.work_item import WorkItemIn
+
+
+class Stream(ABC):
+    """One partition of one upstream listing, read page by page.
+
+    The loop: `build_request` → `HttpExecutor.send` (classify, retry, wait) → `parse_records`
+    → `map_record` → `next_state` → yield `Page`. A 304 yields one empty page with
+    `not_modified=True` and the incoming state unchanged, then stops.
+
+    Args:
+        executor: the shared HTTP policy (one per token).
+        partition: the `Page.stream` name, e.g. `issues:octo/repo`.
+
+    Raises (from `pages`): whatever `HttpExecutor.send` raises (`FatalUpstreamError`,
+    `RateLimitedError`, `RetriesExhaustedError`), and `FatalUpstreamError` for a pagination loop
+    or a page body of the wrong shape.
+    """
+
+    def __init__(self, executor: HttpExecutor, partition: str) -> None:
+        self.executor = executor
+        self.partition = partition
+
+    @abstractmethod
+    def make_paginator(self) -> Paginator:
+        """A fresh paginator for one pass."""
+
+    @abstractmethod
+    def build_request(self, state: Mapping[str, Any], token: str | None) -> httpx.Request:
+        """The request for the first page (`token` None) or the page `token` names."""
+
+    @abstractmethod
+    def parse_records(self, reply: Reply) -> list[dict[str, Any]]:
+        """The upstream records in one page body."""
+
+    @abstractmethod
+    def map_record(self, record: dict[str, Any]) -> WorkItemIn | None:
+        """One record as a work item, or None for records this stream does not emit."""
+
+    def next_state(
+        self,
+        state: Mapping[str, Any],
+        *,
+        reply: Reply,
+        records: list[dict[str, Any]],
+        first_page: bool,
+        last_page: bool,
+    ) -> dict[str, Any]:
+        """The checkpoint to store with this page; the default keeps the state as it is."""
+        return dict(state)
+
+    async def pages(self, state: Mapping[str, Any]) -> AsyncIterator[Page]:
+        stats = self.executor.stats
+        current = dict(state)
+        paginator = self.make_paginator()
+        token: str | None = None
+        first_page = True
+        while True:
+            reply = await self.executor.send(self.build_request(current, token))
+            if reply.not_modified:
+                stats.not_modified += 1
+                yield Page(self.partition, [], dict(current), not_modified=True)
+                return
+            records = self.parse_records(reply)
+            items = [item for record in records if (item := self.map_record(record)) is not None]
+            token = paginator.next_token(reply)
+            current = self.next_state(
+                current, reply=reply, records=records, first_page=first_page, last_page=not token
+            )
+            stats.pages += 1
+            yield Page(self.partition, items, current)
+            if token is None:
+                return
+            first_page = False
+
+
+def records_list(reply: Reply, key: str | None = None) -> list[dict[str, Any]]:
+    """The list of records in a body (top-level array, or `body[key]`), checked for shape."""
+    body = reply.data
+    if key is not None:
+        body = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+        where = f"{reply.request.method} {reply.request.url.path}"
+        raise FatalUpstreamError(f"{where}: expected a list of objects in the response body")
+    return body
