@@ -137,6 +137,15 @@ def usage_from_issues(
     return usage
 
 
+def project_ids_of(issues: Iterable[Mapping[str, Any]]) -> set[str]:
+    ids = set()
+    for issue in issues:
+        project_id = ((issue.get("fields") or {}).get("project") or {}).get("id")
+        if project_id is not None:
+            ids.add(str(project_id))
+    return ids
+
+
 def _choose_role(
     role: str,
     candidates: list[FieldCandidate],

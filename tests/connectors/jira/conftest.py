@@ -1,16 +1,30 @@
-import json
-from collections.abc import Callable
-from pathlib import Path
+"""Fixtures for the Jira connector tests; helpers live in jira_support."""
+
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "jira"
+import respx
+from jira_support import LEGACY_410, SITE, FakeTime, load
 
 
 @pytest.fixture
 def load_fixture() -> Callable[[str], Any]:
-    def load(name: str) -> Any:
-        return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
     return load
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def jira_mock() -> Iterator[respx.MockRouter]:
+    """Unused routes and unmocked requests fail the test; the removed search must stay unused."""
+    with respx.mock(base_url=SITE, assert_all_called=True, assert_all_mocked=True) as router:
+        legacy = router.route(path="/rest/api/3/search", name="legacy-search").respond(
+            410, json=LEGACY_410
+        )
+        yield router
+        assert not legacy.called, "the removed /rest/api/3/search endpoint was called"
+        router.routes.pop("legacy-search")
