@@ -319,8 +319,14 @@ class HttpExecutor:
         self.clock = clock
         self.lock = lock or asyncio.Lock()
 
-    async def send(self, request: httpx.Request, *, expect_json: bool = True) -> Reply:
-        """Send `request` until it is ok or not modified; see the class docstring for errors."""
+    async def send(
+        self, request: httpx.Request, *, expect_json: bool = True, context: str | None = None
+    ) -> Reply:
+        """Send `request` until it is ok or not modified; see the class docstring for errors.
+
+        `context` (e.g. the repository or project) prefixes every error message.
+        """
+        prefix = f"{context}: " if context else ""
         last_reason = ""
 
         def count_retry(state: RetryCallState) -> None:
@@ -345,9 +351,17 @@ class HttpExecutor:
             async for attempt in retrying:
                 with attempt:
                     return await self._send_once(request, expect_json=expect_json)
+        except FatalUpstreamError as exc:
+            if not prefix:
+                raise
+            raise FatalUpstreamError(f"{prefix}{exc}", status=exc.status) from exc
+        except RateLimitedError as exc:
+            if not prefix:
+                raise
+            raise RateLimitedError(f"{prefix}{exc}", until=exc.until) from exc
         except TransientError as exc:
             raise RetriesExhaustedError(
-                f"{describe_request(request)}: gave up after {self.retry.max_attempts} "
+                f"{prefix}{describe_request(request)}: gave up after {self.retry.max_attempts} "
                 f"attempts, last error: {exc or last_reason}"
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")

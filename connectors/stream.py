@@ -24,15 +24,21 @@ class Stream(ABC):
     Args:
         executor: the shared HTTP policy (one per token).
         partition: the `Page.stream` name, e.g. `issues:octo/repo`.
+        context: prefixes error messages (e.g. `repo octo/repo`); defaults to the partition.
 
     Raises (from `pages`): whatever `HttpExecutor.send` raises (`FatalUpstreamError`,
     `RateLimitedError`, `RetriesExhaustedError`), and `FatalUpstreamError` for a pagination loop
     or a page body of the wrong shape.
     """
 
-    def __init__(self, executor: HttpExecutor, partition: str) -> None:
+    def __init__(self, executor: HttpExecutor, partition: str, *, context: str | None = None):
         self.executor = executor
         self.partition = partition
+        self.context = context or partition
+
+    async def send(self, request: httpx.Request) -> Reply:
+        """Send one request under the executor's policy; override to add per-upstream steps."""
+        return await self.executor.send(request, context=self.context)
 
     @abstractmethod
     def make_paginator(self) -> Paginator:
@@ -69,7 +75,7 @@ class Stream(ABC):
         token: str | None = None
         first_page = True
         while True:
-            reply = await self.executor.send(self.build_request(current, token))
+            reply = await self.send(self.build_request(current, token))
             if reply.not_modified:
                 stats.not_modified += 1
                 yield Page(self.partition, [], dict(current), not_modified=True)

@@ -1,0 +1,246 @@
+"""Async GitHub REST/GraphQL client: base URLs, headers, classification, listing helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from connectors.base import Clock, ConnectorStats, FatalUpstreamError, RateLimitInfo, Sleep
+from connectors.http import (
+    Classification,
+    HttpExecutor,
+    Outcome,
+    RateLimitPolicy,
+    Reply,
+    ResponseClassifier,
+    RetryPolicy,
+    build_client,
+    describe_request,
+    parse_reset,
+    token_lock,
+    upstream_message,
+    utc_now,
+)
+from connectors.pagination import LinkHeaderPaginator
+
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+SECONDARY_LIMIT_BACKOFF_SECONDS = 60.0
+
+_FATAL_HINTS = {
+    401: "bad or expired token",
+    403: "forbidden for this token",
+    404: "missing, or not visible to this token",
+    410: "gone (deleted)",
+    422: "validation failed",
+}
+
+
+def _user_agent() -> str:
+    try:
+        return f"portfolio-sync/{version('portfolio-sync')}"
+    except PackageNotFoundError:
+        return "portfolio-sync/dev"
+
+
+def graphql_url(base_url: str) -> str:
+    """`https://api.github.com/graphql`; GHES `https://HOST/api/graphql`; else `{base}/graphql`."""
+    base = base_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.path == "/api/v3":
+        return urlunsplit((parts.scheme, parts.netloc, "/api/graphql", "", ""))
+    return f"{base}/graphql"
+
+
+class GitHubClassifier(ResponseClassifier):
+    """GitHub primary and secondary rate limits, and fatal messages with GitHub's `message`."""
+
+    def resource_for(self, request: httpx.Request) -> str:
+        return "graphql" if request.url.path.endswith("/graphql") else "core"
+
+    def classify(self, response: httpx.Response, now: datetime) -> Classification:
+        if response.status_code in (403, 429):
+            limited = self._rate_limit(response, now)
+            if limited is not None:
+                return limited
+        return super().classify(response, now)
+
+    def _rate_limit(self, response: httpx.Response, now: datetime) -> Classification | None:
+        headers = response.headers
+        message = f"HTTP {response.status_code} {upstream_message(response)}"
+        if "retry-after" in headers:
+            return self.rate_limited(response, now)
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset_at = parse_reset(headers.get("x-ratelimit-reset"))
+            wait = max(0.0, (reset_at - now).total_seconds()) if reset_at else None
+            if wait is not None:
+                return Classification(Outcome.rate_limited, message, wait_seconds=wait + 1.0)
+        if "secondary rate limit" in message.casefold() or response.status_code == 429:
+            return Classification(
+                Outcome.rate_limited, message, backoff_seconds=SECONDARY_LIMIT_BACKOFF_SECONDS
+            )
+        return None
+
+    def fatal_message(self, response: httpx.Response) -> str:
+        status = response.status_code
+        hint = _FATAL_HINTS.get(status, "request refused")
+        detail = upstream_message(response)
+        if status == 422:
+            try:
+                errors = response.json().get("errors")
+            except (ValueError, AttributeError):
+                errors = None
+            if errors:
+                detail = f"{detail} {errors}"
+        return f"{describe_request(response.request)} -> HTTP {status} ({hint}): {detail}"
+
+    def classify_body(
+        self, response: httpx.Response, data: Any, now: datetime
+    ) -> Classification | None:
+        if not response.request.url.path.endswith("/graphql") or not isinstance(data, dict):
+            return None
+        errors = data.get("errors") or []
+        if not errors:
+            return None
+        # GraphQL reports an exhausted primary budget as HTTP 200 with a RATE_LIMITED error.
+        if any(e.get("type") == "RATE_LIMITED" for e in errors if isinstance(e, dict)):
+            reset_at = parse_reset(response.headers.get("x-ratelimit-reset"))
+            if reset_at is not None:
+                wait = max(0.0, (reset_at - now).total_seconds()) + 1.0
+                return Classification(Outcome.rate_limited, "GraphQL RATE_LIMITED", wait)
+            return Classification(
+                Outcome.rate_limited,
+                "GraphQL RATE_LIMITED",
+                backoff_seconds=SECONDARY_LIMIT_BACKOFF_SECONDS,
+            )
+        text = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+        return Classification(Outcome.fatal, f"POST {response.request.url.path}: {text}")
+
+
+class GitHubClient:
+    """GitHub over one `httpx.AsyncClient`; every request goes through one `HttpExecutor`.
+
+    Args:
+        base_url: `https://api.github.com`, `https://HOST/api/v3`, or a simulator base.
+        token: PAT or App installation token, sent as `Authorization: Bearer`; never logged.
+        client: an existing client (tests, shared pools); its base URL is not relied upon.
+        stats, sleep, clock, retry, limits: passed to the `HttpExecutor`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        stats: ConnectorStats | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = utc_now,
+        retry: RetryPolicy | None = None,
+        limits: RateLimitPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.graphql_url = graphql_url(self.base_url)
+        self._owns_client = client is None
+        self._http = client or build_client()
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": _user_agent(),
+        }
+        self._token = token
+        self._lock_bound = False
+        self.executor = HttpExecutor(
+            self._http,
+            GitHubClassifier(),
+            stats=stats,
+            retry=retry,
+            limits=limits,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    @property
+    def stats(self) -> ConnectorStats:
+        return self.executor.stats
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Request:
+        """Paths are relative to the base URL; absolute URLs (from `Link`) are sent as given."""
+        absolute = path_or_url.startswith(("http://", "https://"))
+        url = path_or_url if absolute else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        return self._http.build_request(
+            method, url, params=params, headers={**self._headers, **(headers or {})}, json=json
+        )
+
+    async def send(self, request: httpx.Request, *, context: str | None = None) -> Reply:
+        if not self._lock_bound:
+            # Bound at first use: the shared per-token lock belongs to the running event loop.
+            self.executor.lock = token_lock(self._token)
+            self._lock_bound = True
+        return await self.executor.send(request, context=context)
+
+    async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self.send(self.request("GET", path, params=params), context=path)).data
+
+    async def iter_pages(
+        self, path: str, params: Mapping[str, Any], *, context: str
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each page of a Link-paginated list, following `rel="next"` as given."""
+        paginator = LinkHeaderPaginator()
+        request = self.request("GET", path, params=params)
+        while True:
+            reply = await self.send(request, context=context)
+            if not isinstance(reply.data, list):
+                raise FatalUpstreamError(f"{context}: GET {path} did not return a list")
+            yield reply.data
+            token = paginator.next_token(reply)
+            if token is None:
+                return
+            request = self.request("GET", token)
+
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, context: str
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        async for page in self.iter_pages(
+            path, {"per_page": PER_PAGE, **(params or {})}, context=context
+        ):
+            records.extend(page)
+        return records
+
+    async def graphql(self, query: str, variables: Mapping[str, Any], *, context: str) -> Any:
+        """Run one query; its `rateLimit` (if selected) updates the `graphql` budget."""
+        request = self.request(
+            "POST", self.graphql_url, json={"query": query, "variables": variables}
+        )
+        data = (await self.send(request, context=context)).data or {}
+        budget = (data.get("data") or {}).get("rateLimit")
+        if budget:
+            self.executor.note_rate_limit(
+                RateLimitInfo(
+                    resource="graphql",
+                    remaining=budget.get("remaining"),
+                    limit=budget.get("limit"),
+                    reset_at=parse_reset(budget.get("resetAt")),
+                )
+            )
+        return data.get("data") or {}
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._http.aclose()
