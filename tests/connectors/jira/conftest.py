@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 import respx
-from jira_support import LEGACY_410, SITE, FakeTime, load
+
+from .jira_support import LEGACY_410, SITE, FakeTime, load
 
 
 @pytest.fixture

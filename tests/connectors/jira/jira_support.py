@@ -79,6 +79,17 @@ def make_issue(number: int, updated: datetime, project: str = "KAN", **fields: A
     return issue
 
 
+def light_issue(number: int, updated: datetime) -> dict:
+    """Just what the search server and the id sweep need, for large counts."""
+    issue_id = str(20000 + number)
+    return {
+        "id": issue_id,
+        "key": f"KAN-{number}",
+        "self": f"{SITE}/rest/api/3/issue/{issue_id}",
+        "fields": {"updated": jira_time(updated)},
+    }
+
+
 class FakeSearch:
     """`POST /rest/api/3/search/jql` over an in-memory issue list.
 

@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import respx
-from jira_support import CREDENTIALS, FIELD_SETTINGS, MYSELF, SITE, FakeSearch, load, make_issue
 
 from connectors.jira.client import SEARCH_JQL_PATH
 from connectors.jira.connector import JiraConnector
 from schemas.enums import StatusCategory
+
+from .jira_support import CREDENTIALS, FIELD_SETTINGS, MYSELF, SITE, FakeSearch, load, make_issue
 
 START = datetime(2024, 1, 15, 18, 0, tzinfo=UTC)
 
