@@ -29,7 +29,7 @@ OAUTH_GATEWAY = "https://api.atlassian.com"
 NEAR_LIMIT_PAUSE_SECONDS = 1.0
 
 
-class JiraCredentialsError(ConnectorError):
+class JiraCredentialsError(ConnectorError, ValueError):
     """The credentials dict has neither email + api_token nor oauth_token + cloud_id."""
 
 

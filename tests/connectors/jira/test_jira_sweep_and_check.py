@@ -7,6 +7,7 @@ from connectors.base import FatalUpstreamError
 from connectors.jira.client import SEARCH_JQL_PATH
 from connectors.jira.connector import JiraConnector
 from connectors.jira.jql import JqlScopeError
+from connectors.registry import build_connector
 
 from .jira_support import CREDENTIALS, FIELD_SETTINGS, MYSELF, SITE, FakeSearch, light_issue
 
@@ -78,6 +79,22 @@ def test_unbounded_scope_is_refused_before_any_request():
 
 
 def test_incomplete_credentials_are_refused_without_echoing_them():
-    with pytest.raises(Exception, match="api_token") as caught:
+    with pytest.raises(ValueError, match="api_token") as caught:
         JiraConnector(SITE, {"email": "bot@example.com"}, {"projects": ["KAN"]}, {})
     assert "bot@example.com" not in str(caught.value)
+
+
+async def test_registry_builds_the_jira_connector(jira_mock, fake_time):
+    jira_mock.get("/rest/api/3/myself").respond(json=MYSELF)
+    conn = build_connector(
+        "jira",
+        base_url=SITE,
+        credentials=CREDENTIALS,
+        scope={"projects": ["KAN"]},
+        settings=FIELD_SETTINGS,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+    )
+    assert isinstance(conn, JiraConnector)
+    assert (await conn.myself())["timeZone"] == "America/Los_Angeles"
+    await conn.aclose()
