@@ -1,0 +1,52 @@
+"""Settings: one typed object, one environment prefix (`PORTFOLIO_SYNC_`)."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTFOLIO_SYNC_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./portfolio-sync.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) for credentials at rest; comma-separated, newest first.",
+    )
+    allow_private_upstreams: bool = Field(
+        default=False,
+        description="Allow source/subscription URLs on private networks and plain http.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; default: JSON unless stderr is a terminal."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    scheduler_enabled: bool = Field(
+        default=True, description="Run the poll scheduler and background workers in `serve`."
+    )
+    sqlite_busy_timeout_ms: int = 5000
+    reconcile_interval_seconds: int = Field(
+        default=86400, description="Delete sweep per source (reconcile) at most this often."
+    )
+    lease_ttl_seconds: int = Field(
+        default=120, description="Sync lease lifetime; renewed by a running sync."
+    )
+    webhook_max_body_bytes: int = Field(default=5 * 1024 * 1024)
+    webhook_max_attempts: int = Field(default=8)
+    worker_poll_seconds: float = Field(default=1.0)
+    upstream_max_wait_seconds: int = Field(
+        default=900, description="A rate-limit wait longer than this fails the run."
+    )
+    jira_overlap_minutes: int = 2
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

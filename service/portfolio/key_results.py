@@ -1,0 +1,74 @@
+"""Key results: a metric (start → target) or progress derived from linked work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from schemas.api.portfolio import KeyResultCreate, KeyResultUpdate
+from schemas.tables import KeyResult, Objective
+from service.errors import Unprocessable
+from service.store import repository
+from service.store.pagination import paginate
+
+ENTITY = "key_result"
+_NOT_NULL = ("objective_id", "title", "start", "target", "current", "progress_source", "weight")
+
+
+async def get(session: AsyncSession, key_result_id: int) -> KeyResult:
+    return await repository.get_or_404(session, KeyResult, key_result_id, "key result")
+
+
+async def list_page(
+    session: AsyncSession, *, limit: int, cursor: str | None, objective_id: int | None = None
+) -> tuple[Sequence[KeyResult], str | None]:
+    stmt = select(KeyResult)
+    if objective_id is not None:
+        stmt = stmt.where(col(KeyResult.objective_id) == objective_id)
+    return await paginate(session, stmt, KeyResult.id, limit=limit, cursor=cursor)
+
+
+async def _check_objective(session: AsyncSession, objective_id: int) -> None:
+    if await session.get(Objective, objective_id) is None:
+        raise Unprocessable(
+            f"objective {objective_id} does not exist",
+            errors=[{"loc": ["body", "objective_id"], "msg": "not found", "type": "value_error"}],
+        )
+
+
+async def create(session: AsyncSession, data: KeyResultCreate, *, cause: str) -> KeyResult:
+    await _check_objective(session, data.objective_id)
+    return await repository.create(
+        session, KeyResult(**data.model_dump()), entity=ENTITY, cause=cause
+    )
+
+
+async def update(
+    session: AsyncSession, key_result_id: int, data: KeyResultUpdate, *, cause: str
+) -> KeyResult:
+    key_result = await get(session, key_result_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in _NOT_NULL:
+        if field in changes and changes[field] is None:
+            raise Unprocessable(
+                f"{field} cannot be null",
+                errors=[{"loc": ["body", field], "msg": "may not be null", "type": "value_error"}],
+            )
+    if "objective_id" in changes:
+        await _check_objective(session, changes["objective_id"])
+    start_date = changes.get("start_date", key_result.start_date)
+    target_date = changes.get("target_date", key_result.target_date)
+    if start_date and target_date and target_date < start_date:
+        raise Unprocessable(
+            "target_date must not be before start_date",
+            errors=[{"loc": ["body", "target_date"], "msg": "before start", "type": "value_error"}],
+        )
+    return await repository.update(session, key_result, changes, entity=ENTITY, cause=cause)
+
+
+async def delete(session: AsyncSession, key_result_id: int, *, cause: str) -> None:
+    key_result = await get(session, key_result_id)
+    await repository.delete(session, key_result, entity=ENTITY, cause=cause)
