@@ -327,13 +327,9 @@ class HttpExecutor:
         `context` (e.g. the repository or project) prefixes every error message.
         """
         prefix = f"{context}: " if context else ""
-        last_reason = ""
 
         def count_retry(state: RetryCallState) -> None:
-            nonlocal last_reason
             self.stats.retries += 1
-            if state.outcome is not None and (exc := state.outcome.exception()) is not None:
-                last_reason = str(exc)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_attempts),
@@ -362,7 +358,7 @@ class HttpExecutor:
         except TransientError as exc:
             raise RetriesExhaustedError(
                 f"{prefix}{describe_request(request)}: gave up after {self.retry.max_attempts} "
-                f"attempts, last error: {exc or last_reason}"
+                f"attempts, last error: {exc}"
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 

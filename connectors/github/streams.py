@@ -77,14 +77,12 @@ class IssuesStream(Stream):
         self.repo = repo
         self.settings = settings
         self.project_values = project_values or (lambda _key: None)
-        self._max_updated: str | None = None
 
     @property
     def path(self) -> str:
         return f"/repos/{self.repo}/issues"
 
     def make_paginator(self) -> Paginator:
-        self._max_updated = None
         return LinkHeaderPaginator()
 
     def first_page_query(self, state: Mapping[str, Any]) -> str:
@@ -104,10 +102,6 @@ class IssuesStream(Stream):
         return records_list(reply)
 
     def map_record(self, record: dict[str, Any]) -> WorkItemIn | None:
-        updated = record.get("updated_at")
-        # ISO Z timestamps of one format compare correctly as strings.
-        if updated and (self._max_updated is None or updated > self._max_updated):
-            self._max_updated = updated
         values = self.project_values(project_lookup_key(self.repo, record["number"]))
         return map_issue(record, self.settings, repo=self.repo, project=values)
 
@@ -126,7 +120,9 @@ class IssuesStream(Stream):
             if etag:
                 new["etag_query"] = self.first_page_query(state)
             return {k: v for k, v in new.items() if v is not None}
-        since = max(filter(None, [state.get("since"), self._max_updated]), default=None)
+        # GitHub's ISO Z timestamps share one format, so they compare correctly as strings.
+        seen = [state.get("since"), *(r.get("updated_at") for r in records)]
+        since = max(filter(None, seen), default=None)
         return {"since": since} if since else {}
 
     async def send(self, request: httpx.Request) -> Reply:
