@@ -325,3 +325,72 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _created()
     last_used_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class ProgressSnapshot(SQLModel, table=True):
+    """A node's progress and health when it changed (at most one per node per interval)."""
+
+    __tablename__ = "progress_snapshot"
+    __table_args__ = (Index("ix_progress_snapshot_node", "node_type", "node_id", "recorded_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    node_type: str = Field(sa_column=Column(String(16), nullable=False))
+    node_id: int = Field(nullable=False)
+    progress: float | None = None
+    health: str | None = Field(default=None, sa_column=Column(String(16)))
+    details: dict[str, Any] = _json()
+    recorded_at: datetime = _created()
+
+
+class Subscription(SQLModel, table=True):
+    """An outbound (Standard Webhooks) subscription to the change feed."""
+
+    __tablename__ = "subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    secret_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    types: list[str] = _json(list)
+    initiative_id: int | None = Field(default=None)
+    objective_id: int | None = Field(default=None)
+    enabled: bool = Field(default=True)
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    failing_since: datetime | None = _ts(nullable=True)
+    last_change_id: int = Field(default=0, sa_column=Column(BigId, nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class SubscriptionDelivery(SQLModel, table=True):
+    __tablename__ = "subscription_delivery"
+    __table_args__ = (
+        Index("ix_subscription_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    subscription_id: int = _fk("subscription.id", nullable=False)
+    webhook_id: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    event_type: str = Field(sa_column=Column(String(64), nullable=False))
+    change_id: int | None = Field(default=None, sa_column=Column(BigId))
+    payload: dict[str, Any] = _json()
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class DigestSchedule(SQLModel, table=True):
+    __tablename__ = "digest_schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(sa_column=Column(String(100), nullable=False))
+    cron: str = Field(sa_column=Column(String(100), nullable=False))
+    subscription_id: int = _fk("subscription.id", nullable=False)
+    enabled: bool = Field(default=True)
+    last_run_at: datetime | None = _ts(nullable=True)
+    next_run_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
