@@ -11,7 +11,7 @@ from service.simulator import webhooks
 from service.simulator.faults import FaultsIn
 from service.simulator.github import StateDep
 from service.simulator.jira_render import jira_time
-from service.simulator.mutations import Change, MutateIn, MutationError, apply_github, apply_jira
+from service.simulator.mutations import Change, MutateIn, MutationError, apply
 from service.simulator.truth import truth
 
 router = APIRouter(prefix="/_sim", tags=["simulator control"])
@@ -39,8 +39,7 @@ def _grouped(changes: list[Change], actions: tuple[str, ...]) -> dict[str, list[
 @router.post("/mutate")
 async def mutate(request: Request, state: StateDep, body: MutateIn) -> dict[str, Any]:
     try:
-        gh_changes = apply_github(state, body.github)
-        jira_changes = apply_jira(state, body.jira)
+        gh_changes, jira_changes = apply(state, body)
     except MutationError as exc:
         raise HTTPException(422, str(exc)) from None
     root = str(request.base_url).rstrip("/")

@@ -86,10 +86,11 @@ def _choose(
     rng: random.Random, candidates: list[Any], selector: Selector, lookup: Any
 ) -> list[Any]:
     if isinstance(selector, list):
+        eligible = {id(c) for c in candidates}
         chosen = []
         for key in selector:
             found = lookup(key)
-            if found is None or found not in candidates:
+            if found is None or id(found) not in eligible:
                 raise MutationError(f"{key} cannot take this mutation")
             chosen.append(found)
         return chosen
@@ -103,23 +104,62 @@ def _github_lookup(state: SimulatorState, key: str) -> GhIssue | None:
     return repo.issue(int(number)) if repo is not None and number.isdigit() else None
 
 
-def apply_github(state: SimulatorState, ops: GitHubOps) -> list[Change]:
-    data, rng = state.github, state.mutation_rng
-    issues = [i for r in data.repos for i in r.issues if not i.deleted and not i.is_pr]
-    changes: list[Change] = []
-    for issue in _choose(rng, issues, ops.update, lambda k: _github_lookup(state, k)):
-        changes.append(_github_update(state, issue))
-    for _ in range(ops.create):
-        changes.append(_github_create(state))
+@dataclass
+class Plan:
+    """Targets chosen up front, so a bad name rejects the whole request before any change."""
+
+    github_update: list[GhIssue] = field(default_factory=list)
+    github_delete: list[GhIssue] = field(default_factory=list)
+    jira_update: list[JiraIssue] = field(default_factory=list)
+    jira_delete: list[JiraIssue] = field(default_factory=list)
+    jira_move: list[JiraIssue] = field(default_factory=list)
+
+
+def plan(state: SimulatorState, body: MutateIn) -> Plan:
+    rng, gh, jira = state.mutation_rng, state.github, state.jira
+    issues = [i for r in gh.repos for i in r.issues if not i.deleted and not i.is_pr]
     leaves = [
         i
         for i in issues
         if not any(
-            not data.repos[i.repo].issues[c - 1].deleted
-            for c in data.repos[i.repo].children.get(i.number, ())
+            not gh.repos[i.repo].issues[c - 1].deleted
+            for c in gh.repos[i.repo].children.get(i.number, ())
         )
     ]
-    for issue in _choose(rng, leaves, ops.delete, lambda k: _github_lookup(state, k)):
+    out = Plan()
+
+    def github(key: str) -> GhIssue | None:
+        return _github_lookup(state, key)
+
+    out.github_update = _choose(rng, issues, body.github.update, github)
+    out.github_delete = _choose(rng, leaves, body.github.delete, github)
+    live = [i for i in jira.issues.values() if not i.deleted]
+    jira_leaves = [i for i in live if not jira.live_children(i.id)]
+    out.jira_update = _choose(rng, live, body.jira.update, jira.find)
+    out.jira_delete = _choose(rng, jira_leaves, body.jira.delete, jira.find)
+    gone = {i.id for i in out.jira_delete}
+    movable = [
+        i
+        for i in jira_leaves
+        if i.id not in gone and i.type not in (EPIC, SUBTASK) and len(jira.projects) > 1
+    ]
+    out.jira_move = _choose(rng, movable, body.jira.move, jira.find)
+    return out
+
+
+def apply(state: SimulatorState, body: MutateIn) -> tuple[list[Change], list[Change]]:
+    """Apply a mutation request; returns the GitHub and the Jira changes, in tick order."""
+    chosen = plan(state, body)
+    return _apply_github(state, chosen, body.github.create), _apply_jira(
+        state, chosen, body.jira.create
+    )
+
+
+def _apply_github(state: SimulatorState, chosen: Plan, create: int) -> list[Change]:
+    data = state.github
+    changes = [_github_update(state, issue) for issue in chosen.github_update]
+    changes += [_github_create(state) for _ in range(create)]
+    for issue in chosen.github_delete:
         issue.deleted = True
         issue.updated = state.clock.tick() // 1000
         if issue.epic:
@@ -204,25 +244,17 @@ def _github_create(state: SimulatorState) -> Change:
     return _gh_change(state, issue, "create", "opened")
 
 
-def _jira_lookup(state: SimulatorState, key: str) -> JiraIssue | None:
-    return state.jira.find(key)
-
-
-def apply_jira(state: SimulatorState, ops: JiraOps) -> list[Change]:
+def _apply_jira(state: SimulatorState, chosen: Plan, create: int) -> list[Change]:
     data, rng = state.jira, state.mutation_rng
-    live = [i for i in data.issues.values() if not i.deleted]
-    changes: list[Change] = []
-    for issue in _choose(rng, live, ops.update, lambda k: _jira_lookup(state, k)):
-        changes.append(_jira_update(state, issue))
-    for _ in range(ops.create):
+    changes = [_jira_update(state, issue) for issue in chosen.jira_update]
+    for _ in range(create):
         project = pick(rng, data.projects)
         issue_type, parent = pick_type_and_parent(data, rng, project)
         now = state.clock.tick()
         issue = add_issue(data, rng, project, issue_type, now, now, parent)
         issue.status, issue.resolution, issue.resolved = 0, None, None
         changes.append(_jira_change(state, issue, "create", "jira:issue_created"))
-    leaves = [i for i in live if not data.live_children(i.id)]
-    for issue in _choose(rng, leaves, ops.delete, lambda k: _jira_lookup(state, k)):
+    for issue in chosen.jira_delete:
         issue.deleted = True
         issue.updated = state.clock.tick()
         project = data.projects[issue.project]
@@ -230,13 +262,7 @@ def apply_jira(state: SimulatorState, ops: JiraOps) -> list[Change]:
             if issue.id in pool:
                 pool.remove(issue.id)
         changes.append(_jira_change(state, issue, "delete", "jira:issue_deleted"))
-    movable = [
-        i
-        for i in leaves
-        if not i.deleted and i.type not in (EPIC, SUBTASK) and len(data.projects) > 1
-    ]
-    for issue in _choose(rng, movable, ops.move, lambda k: _jira_lookup(state, k)):
-        changes.append(_jira_move(state, issue))
+    changes += [_jira_move(state, issue) for issue in chosen.jira_move]
     if changes:
         data.version += 1
     return changes
