@@ -21,6 +21,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from service.simulator.jira_data import ISSUE_TYPES, STATUSES, JiraData, JiraIssue
+from service.simulator.words import JIRA_LABELS
 
 Predicate = Callable[[JiraIssue], bool]
 SortKey = Callable[[JiraIssue], tuple[int, ...]]
@@ -40,6 +41,18 @@ FIELD_ALIASES = {
     "updateddate": "updated",
     "createddate": "created",
     "statuscategory": "statuscategory",
+}
+CLAUSE_FIELDS = {
+    "project",
+    "key",
+    "id",
+    "parent",
+    "issuetype",
+    "status",
+    "statuscategory",
+    "labels",
+    "updated",
+    "created",
 }
 SORTABLE = {"updated", "created", "key", "id", "priority"}
 UNBOUNDED_MESSAGE = (
@@ -225,6 +238,10 @@ class Parser:
     def field_predicate(
         self, raw: str, field: str, op: str, values: list[str]
     ) -> tuple[Predicate, bool]:
+        if field not in CLAUSE_FIELDS:
+            raise JQLError(
+                f"Field '{raw}' does not exist or you do not have permission to view it."
+            )
         if field in ("updated", "created"):
             return self.date_predicate(field, op, values[0]), False
         if op != "=" and op != "in":
@@ -262,11 +279,9 @@ class Parser:
             keys = {aliases.get(n, n) for n in names}
             return (lambda i: STATUSES[i.status].category in keys), False
         if field == "labels":
-            from service.simulator.words import JIRA_LABELS
-
             wanted_labels = {JIRA_LABELS.index(v) for v in values if v in JIRA_LABELS}
             return (lambda i: bool(wanted_labels.intersection(i.labels))), False
-        raise JQLError(f"Field '{raw}' does not exist or you do not have permission to view it.")
+        raise AssertionError(field)
 
     def date_predicate(self, field: str, op: str, text: str) -> Predicate:
         ms = parse_jql_date(text, field, self.tz, self.now_ms)

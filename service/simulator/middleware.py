@@ -147,20 +147,27 @@ class SimulatorMiddleware:
         await send(
             {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
         )
-        if not await _abort(send):
+        if not await _drop_connection(send, reset=False):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _abort(send: Send) -> bool:
-    """Abort the TCP connection under uvicorn; False when there is no socket to abort."""
+async def _drop_connection(send: Send, reset: bool) -> bool:
+    """End the TCP connection under uvicorn; False when there is no socket (ASGI transport).
+
+    `reset` aborts with an RST; otherwise the socket is closed after flushing what was written,
+    so a truncated body really reaches the client before the FIN.
+    """
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None or not isinstance(transport, asyncio.Transport):
         return False
     sock = transport.get_extra_info("socket")
-    if sock is not None:
+    if reset and sock is not None:
         # Linger 0 turns the close into an RST, which is what "connection reset" means.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    if reset:
+        transport.abort()
+    else:
+        transport.close()
     # Let uvicorn see the loss before the app returns, so it does not write a 500 afterwards.
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -168,5 +175,5 @@ async def _abort(send: Send) -> bool:
 
 
 async def _reset(send: Send) -> None:
-    if not await _abort(send):
+    if not await _drop_connection(send, reset=True):
         raise SimulatedConnectionReset("Server disconnected without sending a response.")
