@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from service.api import problems
 from service.api.observability import ObservabilityMiddleware
-from service.api.routes import api_keys, initiatives, key_results, objectives, ops, work_items
+from service.api.routes import (
+    api_keys,
+    initiatives,
+    key_results,
+    objectives,
+    ops,
+    sources,
+    work_items,
+)
+from service.api.routes import runs as sync_runs
+from service.api.routes import webhook_deliveries, webhooks
 from service.config import Settings
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
@@ -66,6 +76,17 @@ def create_app(
     app.state.secret_box = box
     problems.install(app)
     app.add_middleware(ObservabilityMiddleware)
-    for module in (ops, objectives, key_results, initiatives, work_items, api_keys):
+    for module in (
+        ops,
+        objectives,
+        key_results,
+        initiatives,
+        work_items,
+        api_keys,
+        sources,
+        sync_runs,
+        webhooks,
+        webhook_deliveries,
+    ):
         app.include_router(module.router)
     return app

@@ -1,0 +1,114 @@
+"""API models for sources and sync runs. Credentials and webhook secrets are write-only."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.api.common import NoNul
+from schemas.enums import RunStatus, SourceKind, SyncMode
+
+SourceName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), NoNul
+]
+BaseUrl = Annotated[str, Field(min_length=8, max_length=500), NoNul]
+Secret = Annotated[str, Field(min_length=1, max_length=1000), NoNul]
+PollInterval = Annotated[int, Field(ge=10, le=7 * 86400)]
+
+
+class SourceCreate(BaseModel):
+    """A source to sync. `credentials` (github: `token`; jira: `email` + `api_token`, or
+    `oauth_token` + `cloud_id`) and `webhook_secret` are stored encrypted, never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SourceKind
+    name: SourceName
+    base_url: BaseUrl
+    credentials: dict[str, Any] = Field(description="Write-only; encrypted at rest.")
+    scope: dict[str, Any] = Field(
+        description="github: `repos` and/or `org`, `projects`; jira: `projects` and/or `jql`."
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+    poll_interval_seconds: PollInterval = 300
+    webhook_secret: Secret | None = Field(default=None, description="Write-only.")
+    enabled: bool = True
+
+
+class SourceUpdate(BaseModel):
+    """Partial update; `kind` cannot change. `webhook_secret: null` removes the secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: SourceName | None = None
+    base_url: BaseUrl | None = None
+    credentials: dict[str, Any] | None = Field(default=None, description="Write-only.")
+    scope: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    poll_interval_seconds: PollInterval | None = None
+    webhook_secret: Secret | None = Field(default=None, description="Write-only.")
+    enabled: bool | None = None
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source_id: int
+    mode: SyncMode
+    status: RunStatus
+    trigger: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    requests: int
+    pages: int
+    items_created: int
+    items_updated: int
+    items_unchanged: int
+    items_deleted: int
+    retries: int
+    rate_limit_wait_seconds: float
+    error: str | None
+    created_at: datetime
+
+
+class SourcePublic(BaseModel):
+    id: int
+    kind: SourceKind
+    name: str
+    base_url: str
+    scope: dict[str, Any]
+    settings: dict[str, Any]
+    poll_interval_seconds: int
+    enabled: bool
+    credentials_set: bool
+    webhook_secret_set: bool
+    created_at: datetime
+    updated_at: datetime
+    last_success_at: datetime | None = Field(description="End of the last successful run.")
+    lag_seconds: float | None = Field(description="Seconds since the last successful run.")
+    last_reconcile_at: datetime | None
+    next_run_at: datetime | None = Field(description="When the scheduler polls next (± jitter).")
+    rate_limit: dict[str, Any] = Field(description="Last seen upstream budget per resource.")
+    discovered: dict[str, Any] = Field(description="Discovered field choices and site facts.")
+    last_run: RunPublic | None = None
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: SyncMode = SyncMode.incremental
+
+
+class SyncAccepted(BaseModel):
+    run_id: int
+    status: RunStatus
+
+
+class SourceCheck(BaseModel):
+    """What `check` found upstream (user, repositories or projects) and discovered settings."""
+
+    ok: bool
+    found: dict[str, Any]
+    discovered: dict[str, Any]

@@ -1,0 +1,330 @@
+"""The sync engine: one run of one source, checkpointed per page.
+
+Each page is stored in ONE transaction together with its checkpoint, the run's counters and the
+lease renewal, so a crash re-fetches at most the page in flight and leaves the store exactly as
+a clean run would (the upsert is idempotent). Errors fail the run loudly, with a message that
+never contains a secret; the pages committed before the error stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import Connector, ConnectorError, ConnectorStats, Page, Sleep
+from connectors.registry import build_connector
+from schemas.enums import RunStatus, SourceKind, SyncMode
+from schemas.tables import Source, SyncRun
+from schemas.types import utcnow
+from service.config import Settings
+from service.logs import redact
+from service.security import SecretBox
+from service.sources import store as sources
+from service.store.db import Database
+from service.store.work_items import UpsertResult, reconcile_live_ids, upsert_work_items
+from service.sync import leases, metrics
+from service.sync import store as sync_store
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Called after each page is committed: (page number from 1, the page, the run's counters).
+PageHook = Callable[[int, Page, "RunCounters"], Awaitable[None]]
+
+
+class LeaseLost(Exception):
+    """Another holder took the lease (ours expired): this run must stop writing."""
+
+
+@dataclass
+class RunCounters:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    stats: ConnectorStats = field(default_factory=ConnectorStats)
+
+    def add(self, result: UpsertResult) -> None:
+        self.created += result.created
+        self.updated += result.updated + result.restored
+        self.unchanged += result.unchanged + result.stale
+
+    def items(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
+
+    def apply(self, run: SyncRun) -> None:
+        run.items_created = self.created
+        run.items_updated = self.updated
+        run.items_unchanged = self.unchanged
+        run.items_deleted = self.deleted
+        run.requests = self.stats.requests
+        run.pages = self.stats.pages
+        run.retries = self.stats.retries
+        run.rate_limit_wait_seconds = round(self.stats.rate_limit_wait_seconds, 3)
+
+
+@dataclass
+class _Plan:
+    source_id: int
+    source_name: str
+    kind: str
+    mode: SyncMode
+    base_url: str
+    credentials: dict[str, Any]
+    scope: dict[str, Any]
+    settings: dict[str, Any]
+    state: dict[str, dict[str, Any]]
+    needs_discovery: bool
+    reconcile: bool
+
+
+def safe_message(exc: BaseException, secrets: list[str]) -> str:
+    """A message fit for the run record and the log: connector messages as they are (they are
+    written to be shown), anything else with its type; known secret values are blanked."""
+    text = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return redact(text)[:2000]
+
+
+class SyncEngine:
+    """Executes runs created by `SyncRunner.request`; the lease is already ours (`holder`).
+
+    Args:
+        db, settings, box: the store, settings (lease TTL, reconcile interval) and secret box.
+        holder: the lease holder id the run was requested under.
+        clock: the current time (lease expiry, reconcile due dates); injectable for tests.
+        sleep: passed to connectors for rate-limit waits and retries; injectable for tests.
+        client: an `httpx.AsyncClient` for connectors (tests, shared pools).
+        on_page: awaited after each committed page (progress display, crash injection in tests).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        box: SecretBox,
+        *,
+        holder: str,
+        clock: Clock = utcnow,
+        sleep: Sleep | None = None,
+        client: httpx.AsyncClient | None = None,
+        on_page: PageHook | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.box = box
+        self.holder = holder
+        self.clock = clock
+        self.sleep = sleep
+        self.client = client
+        self.on_page = on_page
+
+    async def execute(self, run_id: int) -> SyncRun:
+        """Run to the end; the returned record is `succeeded`, `failed` or `abandoned`."""
+        started = time.monotonic()
+        counters = RunCounters()
+        plan: _Plan | None = None
+        connector: Connector | None = None
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            plan = await self._begin(run_id)
+            connector = build_connector(
+                plan.kind,
+                base_url=plan.base_url,
+                credentials=plan.credentials,
+                scope=plan.scope,
+                settings=plan.settings,
+                client=self.client,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+            counters.stats = connector.stats
+            heartbeat = asyncio.create_task(self._heartbeat(plan.source_id))
+            await self._sync(run_id, plan, connector, counters)
+            status, error = RunStatus.succeeded, None
+        except asyncio.CancelledError:
+            status, error = RunStatus.abandoned, "abandoned: the process was shut down mid-run"
+            await asyncio.shield(self._finish(run_id, plan, counters, status, error, started))
+            raise
+        except Exception as exc:
+            secrets = list(plan.credentials.values()) if plan else []
+            status, error = RunStatus.failed, safe_message(exc, [str(s) for s in secrets])
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+            if connector is not None:
+                await connector.aclose()
+        return await self._finish(run_id, plan, counters, status, error, started)
+
+    async def _begin(self, run_id: int) -> _Plan:
+        now = self.clock()
+        async with self.db.session() as session:
+            run = await sync_store.get_run(session, run_id)
+            source = await sources.get(session, run.source_id)
+            assert source.id is not None
+            if not await leases.renew(
+                session,
+                source.id,
+                self.holder,
+                ttl_seconds=self.settings.lease_ttl_seconds,
+                now=now,
+            ):
+                raise LeaseLost("the lease expired before the run started")
+            run.status = RunStatus.running.value
+            run.started_at = run.heartbeat_at = now
+            mode = SyncMode(run.mode)
+            state = (
+                {} if mode is SyncMode.full else await sync_store.load_cursors(session, source.id)
+            )
+            return _Plan(
+                source_id=source.id,
+                source_name=source.name,
+                kind=source.kind,
+                mode=mode,
+                base_url=source.base_url,
+                credentials=sources.credentials_of(self.box, source),
+                scope=dict(source.scope),
+                settings=self._connector_settings(source),
+                state=state,
+                needs_discovery=source.kind == SourceKind.jira and not source.discovered,
+                reconcile=mode is not SyncMode.incremental or self._reconcile_due(source, now),
+            )
+
+    def _connector_settings(self, source: Source) -> dict[str, Any]:
+        settings = dict(source.settings)
+        if source.kind == SourceKind.jira:
+            settings.setdefault("overlap_minutes", self.settings.jira_overlap_minutes)
+        return settings
+
+    def _reconcile_due(self, source: Source, now: datetime) -> bool:
+        last = source.last_reconcile_at
+        interval = timedelta(seconds=self.settings.reconcile_interval_seconds)
+        return last is None or now - last >= interval
+
+    async def _sync(
+        self, run_id: int, plan: _Plan, connector: Connector, counters: RunCounters
+    ) -> None:
+        cause = f"sync:{run_id}"
+        if plan.needs_discovery:
+            discovered = await connector.discover()
+            async with self.db.session() as session:
+                source = await sources.get(session, plan.source_id)
+                sources.apply_discovery(source, discovered)
+        if plan.mode is not SyncMode.reconcile:
+            number = 0
+            async for page in connector.read(plan.state):
+                async with self.db.session() as session:
+                    counters.add(
+                        await upsert_work_items(session, plan.source_id, page.items, cause=cause)
+                    )
+                    await sync_store.save_cursor(session, plan.source_id, page.stream, page.state)
+                    await self._checkpoint(session, run_id, plan.source_id, counters)
+                number += 1
+                if self.on_page is not None:
+                    await self.on_page(number, page, counters)
+        if plan.reconcile:
+            # Only after a sweep that finished: a partial id list would tombstone live items.
+            live = await connector.live_external_ids()
+            async with self.db.session() as session:
+                tombstoned, restored = await reconcile_live_ids(
+                    session, plan.source_id, live, cause=cause
+                )
+                counters.deleted += len(tombstoned)
+                counters.updated += len(restored)
+                source = await sources.get(session, plan.source_id)
+                source.last_reconcile_at = self.clock()
+                await self._checkpoint(session, run_id, plan.source_id, counters)
+
+    async def _checkpoint(
+        self, session: AsyncSession, run_id: int, source_id: int, counters: RunCounters
+    ) -> None:
+        now = self.clock()
+        if not await leases.renew(
+            session, source_id, self.holder, ttl_seconds=self.settings.lease_ttl_seconds, now=now
+        ):
+            raise LeaseLost("the sync lease was lost (it expired and another process took it)")
+        run = await sync_store.get_run(session, run_id)
+        counters.apply(run)
+        run.heartbeat_at = now
+
+    async def _heartbeat(self, source_id: int) -> None:
+        # Keeps the lease alive through long rate-limit waits between page commits.
+        interval = max(1.0, self.settings.lease_ttl_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self.db.session() as session:
+                    await leases.renew(
+                        session,
+                        source_id,
+                        self.holder,
+                        ttl_seconds=self.settings.lease_ttl_seconds,
+                        now=self.clock(),
+                    )
+            except Exception:
+                logger.warning("lease renewal failed", extra={"source_id": source_id})
+
+    async def _finish(
+        self,
+        run_id: int,
+        plan: _Plan | None,
+        counters: RunCounters,
+        status: RunStatus,
+        error: str | None,
+        started: float,
+    ) -> SyncRun:
+        now = self.clock()
+        async with self.db.session() as session:
+            run = await sync_store.get_run(session, run_id)
+            counters.apply(run)
+            run.status = status.value
+            run.error = error
+            run.finished_at = now
+            source = await session.get(Source, run.source_id)
+            if source is not None:
+                if counters.stats.rate_limit:
+                    source.rate_limit = _rate_limits(counters.stats)
+                if status is RunStatus.succeeded:
+                    source.last_success_at = now
+            await leases.release(session, run.source_id, self.holder)
+        extra: dict[str, Any] = {"run_id": run_id, "source_id": run.source_id}
+        if error:
+            logger.warning("sync run %s: %s", status.value, error, extra=extra)
+        else:
+            logger.info("sync run %s", status.value, extra=extra | counters.items())
+        metrics.record_run(
+            kind=plan.kind if plan else "unknown",
+            mode=run.mode,
+            status=status.value,
+            seconds=time.monotonic() - started,
+            source_name=plan.source_name if plan else str(run.source_id),
+            items=counters.items(),
+            stats=counters.stats if plan else None,
+        )
+        return run
+
+
+def _rate_limits(stats: ConnectorStats) -> dict[str, Any]:
+    return {
+        resource: {
+            "limit": info.limit,
+            "remaining": info.remaining,
+            "reset_at": info.reset_at.isoformat() if info.reset_at else None,
+        }
+        for resource, info in stats.rate_limit.items()
+    }

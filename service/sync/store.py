@@ -1,0 +1,73 @@
+"""Queries for sync cursors (per source and stream) and run records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from schemas.enums import RunStatus
+from schemas.tables import SyncCursor, SyncRun
+from schemas.types import utcnow
+from service.errors import NotFound
+from service.store.pagination import paginate
+
+CURSOR: Table = SyncCursor.__table__  # type: ignore[attr-defined]
+UNFINISHED = (RunStatus.queued.value, RunStatus.running.value)
+
+
+async def load_cursors(session: AsyncSession, source_id: int) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(
+        select(CURSOR.c.stream, CURSOR.c.state).where(CURSOR.c.source_id == source_id)
+    )
+    return {stream: dict(state or {}) for stream, state in rows}
+
+
+async def save_cursor(
+    session: AsyncSession, source_id: int, stream: str, state: dict[str, Any]
+) -> None:
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(CURSOR).values(
+        source_id=source_id, stream=stream, state=state, updated_at=utcnow()
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["source_id", "stream"],
+            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+async def get_run(session: AsyncSession, run_id: int) -> SyncRun:
+    run = await session.get(SyncRun, run_id)
+    if run is None:
+        raise NotFound(f"sync run {run_id} does not exist")
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, source_id: int, *, limit: int, cursor: str | None
+) -> tuple[Sequence[SyncRun], str | None]:
+    stmt = select(SyncRun).where(col(SyncRun.source_id) == source_id)
+    return await paginate(session, stmt, col(SyncRun.id), limit=limit, cursor=cursor)
+
+
+async def abandon_unfinished(session: AsyncSession, source_id: int, *, now: datetime) -> list[int]:
+    """Runs left queued or running by a holder whose lease expired: they will never finish."""
+    rows = await session.execute(
+        update(SyncRun)
+        .where(col(SyncRun.source_id) == source_id, col(SyncRun.status).in_(UNFINISHED))
+        .values(
+            status=RunStatus.abandoned.value,
+            finished_at=now,
+            error="abandoned: the process running it stopped renewing its lease; the next run "
+            "resumes from the last checkpoint",
+        )
+        .returning(col(SyncRun.id))
+    )
+    return [int(row_id) for (row_id,) in rows if row_id is not None]
