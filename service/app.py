@@ -20,7 +20,6 @@ from service.api.routes import (
     work_items,
 )
 from service.api.routes import runs as sync_runs
-from service.api.routes import webhook_deliveries, webhooks
 from service.config import Settings
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
@@ -85,8 +84,6 @@ def create_app(
         api_keys,
         sources,
         sync_runs,
-        webhooks,
-        webhook_deliveries,
     ):
         app.include_router(module.router)
     return app
