@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,7 @@ def jira_time(ms: int | None, tz: ZoneInfo) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + moment.strftime("%z")
 
 
+@functools.cache
 def account_id(index: int) -> str:
     return "712020:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"jira-user:{JIRA_USERS[index]}"))
 
