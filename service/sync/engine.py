@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -229,11 +229,16 @@ class SyncEngine:
             number = 0
             async for page in connector.read(plan.state):
                 async with self.db.session() as session:
-                    counters.add(
-                        await upsert_work_items(session, plan.source_id, page.items, cause=cause)
+                    await self._renew(session, plan.source_id)
+                    result = await upsert_work_items(
+                        session, plan.source_id, page.items, cause=cause
                     )
                     await sync_store.save_cursor(session, plan.source_id, page.stream, page.state)
-                    await self._checkpoint(session, run_id, plan.source_id, counters)
+                    staged = replace(counters)
+                    staged.add(result)
+                    await self._record(session, run_id, staged)
+                # Counted only once committed: a rolled-back page never shows on the run.
+                counters.add(result)
                 number += 1
                 if self.on_page is not None:
                     await self.on_page(number, page, counters)
@@ -241,26 +246,26 @@ class SyncEngine:
             # Only after a sweep that finished: a partial id list would tombstone live items.
             live = await connector.live_external_ids()
             async with self.db.session() as session:
+                await self._renew(session, plan.source_id)
                 tombstoned, restored = await reconcile_live_ids(
                     session, plan.source_id, live, cause=cause
                 )
-                counters.deleted += len(tombstoned)
-                counters.updated += len(restored)
                 source = await sources.get(session, plan.source_id)
                 source.last_reconcile_at = self.clock()
-                await self._checkpoint(session, run_id, plan.source_id, counters)
+            counters.deleted += len(tombstoned)
+            counters.updated += len(restored)
 
-    async def _checkpoint(
-        self, session: AsyncSession, run_id: int, source_id: int, counters: RunCounters
-    ) -> None:
-        now = self.clock()
+    async def _renew(self, session: AsyncSession, source_id: int) -> None:
+        ttl = self.settings.lease_ttl_seconds
         if not await leases.renew(
-            session, source_id, self.holder, ttl_seconds=self.settings.lease_ttl_seconds, now=now
+            session, source_id, self.holder, ttl_seconds=ttl, now=self.clock()
         ):
             raise LeaseLost("the sync lease was lost (it expired and another process took it)")
+
+    async def _record(self, session: AsyncSession, run_id: int, counters: RunCounters) -> None:
         run = await sync_store.get_run(session, run_id)
         counters.apply(run)
-        run.heartbeat_at = now
+        run.heartbeat_at = self.clock()
 
     async def _heartbeat(self, source_id: int) -> None:
         # Keeps the lease alive through long rate-limit waits between page commits.
