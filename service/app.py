@@ -14,8 +14,10 @@ from service.api.routes import (
     api_keys,
     initiatives,
     key_results,
+    mapping_rules,
     objectives,
     ops,
+    portfolio,
     sources,
     work_items,
 )
@@ -84,6 +86,8 @@ def create_app(
         api_keys,
         sources,
         sync_runs,
+        mapping_rules,
+        portfolio,
     ):
         app.include_router(module.router)
     return app

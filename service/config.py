@@ -45,6 +45,15 @@ class Settings(BaseSettings):
         default=900, description="A rate-limit wait longer than this fails the run."
     )
     jira_overlap_minutes: int = 2
+    health_at_risk_margin: float = Field(
+        default=0.15, description="at_risk when progress < elapsed time share minus this."
+    )
+    health_off_track_margin: float = Field(
+        default=0.30, description="off_track when progress < elapsed time share minus this."
+    )
+    snapshot_interval_seconds: int = Field(
+        default=3600, description="At most one progress snapshot per node per this interval."
+    )
 
 
 @lru_cache

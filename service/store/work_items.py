@@ -89,6 +89,10 @@ async def upsert_work_items(
     batch = _dedupe(items)
     for start in range(0, len(batch), _CHUNK):
         result.merge(await _upsert_chunk(session, source_id, batch[start : start + _CHUNK], cause))
+    # Imported here: the rules package reads the store, and the store must not import it eagerly.
+    from service.rules.evaluation import apply_rules_to_items
+
+    await apply_rules_to_items(session, source_id, result.changed_ids)
     return result
 
 

@@ -1,0 +1,110 @@
+"""Progress history: a snapshot per node when its value changes, at most one per interval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from schemas.api.rollups import Rollup
+from schemas.tables import ProgressSnapshot
+
+_CHUNK = 500
+
+
+def _value(progress: float | None, health: str | None) -> tuple[float | None, str | None]:
+    return (round(progress, 6) if progress is not None else None, health)
+
+
+async def _latest(
+    session: AsyncSession, keys: list[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[float | None, str | None, datetime]]:
+    found: dict[tuple[str, int], tuple[float | None, str | None, datetime]] = {}
+    node = tuple_(col(ProgressSnapshot.node_type), col(ProgressSnapshot.node_id))
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        newest = (
+            select(
+                col(ProgressSnapshot.node_type),
+                col(ProgressSnapshot.node_id),
+                func.max(col(ProgressSnapshot.recorded_at)).label("at"),
+            )
+            .where(node.in_(chunk))
+            .group_by(col(ProgressSnapshot.node_type), col(ProgressSnapshot.node_id))
+            .subquery()
+        )
+        rows = await session.execute(
+            select(
+                col(ProgressSnapshot.node_type),
+                col(ProgressSnapshot.node_id),
+                col(ProgressSnapshot.progress),
+                col(ProgressSnapshot.health),
+                col(ProgressSnapshot.recorded_at),
+            ).join(
+                newest,
+                and_(
+                    newest.c.node_type == col(ProgressSnapshot.node_type),
+                    newest.c.node_id == col(ProgressSnapshot.node_id),
+                    newest.c.at == col(ProgressSnapshot.recorded_at),
+                ),
+            )
+        )
+        for node_type, node_id, progress, health, recorded_at in rows:
+            found[(node_type, node_id)] = (progress, health, recorded_at)
+    return found
+
+
+async def record(
+    session: AsyncSession, rollups: Sequence[Rollup], *, now: datetime, interval_seconds: int
+) -> int:
+    """Store a snapshot for each node whose value changed since its last one; returns how many.
+
+    A changed value is recorded only once the last snapshot is `interval_seconds` old, so a
+    busy node yields at most one row per interval.
+    """
+    unique = {(r.node_type, r.node_id): r for r in rollups}
+    latest = await _latest(session, list(unique))
+    interval = timedelta(seconds=interval_seconds)
+    rows = []
+    for key, rollup in unique.items():
+        last = latest.get(key)
+        if last is not None and (
+            _value(last[0], last[1]) == _value(rollup.progress, rollup.health)
+            or now - last[2] < interval
+        ):
+            continue
+        rows.append(
+            {
+                "node_type": rollup.node_type,
+                "node_id": rollup.node_id,
+                "progress": rollup.progress,
+                "health": rollup.health,
+                "details": rollup.model_dump(
+                    mode="json", exclude={"epics", "key_results", "initiatives", "objectives"}
+                ),
+                "recorded_at": now,
+            }
+        )
+    if rows:
+        await session.execute(insert(ProgressSnapshot), rows)
+    return len(rows)
+
+
+async def at(
+    session: AsyncSession, node_type: str, node_id: int, as_of: datetime
+) -> ProgressSnapshot | None:
+    """The latest snapshot of a node recorded at or before `as_of`."""
+    row = await session.execute(
+        select(ProgressSnapshot)
+        .where(
+            col(ProgressSnapshot.node_type) == node_type,
+            col(ProgressSnapshot.node_id) == node_id,
+            col(ProgressSnapshot.recorded_at) <= as_of,
+        )
+        .order_by(col(ProgressSnapshot.recorded_at).desc(), col(ProgressSnapshot.id).desc())
+        .limit(1)
+    )
+    return row.scalars().first()
