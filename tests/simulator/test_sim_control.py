@@ -2,7 +2,8 @@ import httpx
 
 from service.simulator import SimulatorConfig, create_app
 from service.simulator.middleware import SimulatorMiddleware
-from tests.simulator.conftest import BASE
+
+from .conftest import BASE
 
 
 async def truth(

@@ -6,7 +6,8 @@ import pytest
 
 from service.simulator import SimulatorConfig, create_app
 from service.simulator.middleware import SimulatorMiddleware
-from tests.simulator.conftest import BASE
+
+from .conftest import BASE
 
 ISSUES = "/github/repos/acme/web/issues"
 

@@ -6,7 +6,8 @@ import httpx
 from service.simulator import SimulatorConfig, create_app
 from service.simulator.jira import LEGACY_SEARCH_GONE
 from service.simulator.middleware import SimulatorMiddleware
-from tests.simulator.conftest import BASE, JIRA_AUTH
+
+from .conftest import BASE, JIRA_AUTH
 
 SEARCH = "/jira/rest/api/3/search/jql"
 LA = ZoneInfo("America/Los_Angeles")

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from service.simulator import SimulatorConfig, create_app
 from service.simulator.webhooks import signature
-from tests.simulator.conftest import BASE
+
+from .conftest import BASE
 
 GH_SECRET = "It's a Secret to Everybody"
 JIRA_SECRET = "jira-secret"
