@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.enums import Role
+from schemas.enums import Role, SyncMode
 from schemas.tables import ApiKey
 from service.config import Settings, get_settings
 from service.errors import ConfigurationError, ServiceError
@@ -149,6 +149,39 @@ def apikey_revoke(name: str = typer.Argument(..., help="The key's name.")) -> No
     if asyncio.run(_with_session(settings, work)) is None:
         _fail(f"no API key named {name!r}")
     err.print(f"revoked {name!r}")
+
+
+@app.command()
+def sync(
+    source: str | None = typer.Option(
+        None, "--source", help="Source id or name (default: every enabled source)."
+    ),
+    mode: SyncMode = typer.Option(
+        SyncMode.incremental, "--mode", help="incremental, full (re-read all) or reconcile."
+    ),
+) -> None:
+    """Sync in the foreground with live progress; exits non-zero when a run fails."""
+    from service.sync.cli import sync_command
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    try:
+        ok = asyncio.run(sync_command(settings, source, mode, out=Console(), err=err))
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker() -> None:
+    """Run the poll scheduler and background workers without HTTP (replicas share PostgreSQL)."""
+    from service.runtime import run_worker
+
+    try:
+        run_worker(_settings())
+    except ConfigurationError as exc:
+        _fail(str(exc))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -311,7 +311,8 @@ class SyncEngine:
         if error:
             logger.warning("sync run %s: %s", status.value, error, extra=extra)
         else:
-            logger.info("sync run %s", status.value, extra=extra | counters.items())
+            items = {f"items_{k}": v for k, v in counters.items().items()}
+            logger.info("sync run %s", status.value, extra=extra | items)
         metrics.record_run(
             kind=plan.kind if plan else "unknown",
             mode=run.mode,

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from schemas.enums import RunStatus
-from schemas.tables import SyncCursor, SyncRun
+from schemas.tables import Source, SyncCursor, SyncRun
 from schemas.types import utcnow
 from service.errors import NotFound
 from service.store.pagination import paginate
@@ -71,3 +71,19 @@ async def abandon_unfinished(session: AsyncSession, source_id: int, *, now: date
         .returning(col(SyncRun.id))
     )
     return [int(row_id) for (row_id,) in rows if row_id is not None]
+
+
+async def schedule_candidates(session: AsyncSession) -> list[tuple[int, int, datetime | None]]:
+    """Enabled sources with their poll interval and when their latest run was created."""
+    latest = (
+        select(col(SyncRun.source_id), func.max(col(SyncRun.created_at)).label("last"))
+        .group_by(col(SyncRun.source_id))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(col(Source.id), col(Source.poll_interval_seconds), latest.c.last)
+        .outerjoin(latest, latest.c.source_id == col(Source.id))
+        .where(col(Source.enabled).is_(True))
+        .order_by(col(Source.id))
+    )
+    return [(int(sid), int(interval), last) for sid, interval, last in rows]

@@ -36,12 +36,9 @@ router = APIRouter(
 
 
 def get_sync_runner(request: Request) -> SyncRunner:
-    runner: SyncRunner | None = getattr(request.app.state, "sync_runner", None)
-    if runner is None:
-        state = request.app.state
-        runner = SyncRunner(state.db, state.settings, state.secret_box)
-        state.sync_runner = runner
-    return runner
+    from service.runtime import sync_runner
+
+    return sync_runner(request.app)
 
 
 def get_resolver(request: Request) -> Resolver | None:
