@@ -22,6 +22,7 @@ from service.api.routes import (
     work_items,
 )
 from service.api.routes import runs as sync_runs
+from service.api.routes import webhook_deliveries, webhooks
 from service.config import Settings
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
@@ -86,6 +87,8 @@ def create_app(
         api_keys,
         sources,
         sync_runs,
+        webhooks,
+        webhook_deliveries,
         mapping_rules,
         portfolio,
     ):

@@ -1,0 +1,1 @@
+"""Webhook receiver: verify, persist once in the inbox, acknowledge; a worker applies the inbox."""

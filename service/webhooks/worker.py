@@ -1,0 +1,179 @@
+"""The inbox worker: applies stored deliveries through the single work-item upsert.
+
+Each batch is one transaction: claim due rows, apply each (in a savepoint, so one bad delivery
+does not undo the others), mark each, commit. Applying and marking commit together, so a crash
+applies nothing twice, and rows a crash left `pending` are simply claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import Ignore, Tombstone, Upsert
+from schemas.enums import DeliveryStatus
+from schemas.tables import Source, WebhookDelivery
+from schemas.types import utcnow
+from service.store.db import Database
+from service.store.work_items import tombstone_work_items, upsert_work_items
+from service.webhooks import inbox
+from service.webhooks.metrics import APPLY_SECONDS, DELIVERIES, DELIVERY_LATENCY, INBOX_LAG
+from service.webhooks.receiver import instruction_for, out_of_scope
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+DEFAULT_BATCH = 50
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_MAX_SECONDS = 3600.0
+_WAKE_ATTR = "webhook_inbox_wake"
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … capped at an hour: the wait after the `attempts`-th failure."""
+    return timedelta(
+        seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    )
+
+
+async def drain_once(
+    db: Database,
+    *,
+    max_attempts: int = 8,
+    limit: int = DEFAULT_BATCH,
+    clock: Clock = utcnow,
+) -> int:
+    """Apply one batch of due deliveries; return how many rows were handled (0: nothing due)."""
+    now = clock()
+    async with db.session() as session:
+        rows = await inbox.claim_due(session, now=now, limit=limit)
+        sources: dict[int, Source | None] = {}
+        for row in rows:
+            if row.source_id not in sources:
+                sources[row.source_id] = await inbox.get_source(session, row.source_id)
+            await _apply_one(session, row, sources[row.source_id], now, max_attempts)
+        await session.flush()
+        oldest = await inbox.oldest_pending_received_at(session)
+    INBOX_LAG.set(max((clock() - oldest).total_seconds(), 0.0) if oldest else 0.0)
+    return len(rows)
+
+
+async def _apply_one(
+    session: AsyncSession,
+    row: WebhookDelivery,
+    source: Source | None,
+    now: datetime,
+    max_attempts: int,
+) -> None:
+    started = time.perf_counter()
+    row.attempts += 1
+    try:
+        async with session.begin_nested():
+            status, reason = await _apply(session, row, source)
+    except Exception as exc:
+        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= max_attempts:
+            row.status = DeliveryStatus.dead.value
+            row.next_attempt_at = None
+        else:
+            row.status = DeliveryStatus.failed.value
+            row.next_attempt_at = now + backoff(row.attempts)
+        logger.warning(
+            "webhook delivery failed",
+            extra={"delivery": row.id, "attempts": row.attempts, "status": row.status},
+        )
+    else:
+        row.status, row.error = status.value, reason
+        row.next_attempt_at = None
+        row.processed_at = utcnow()
+        DELIVERY_LATENCY.observe(max((row.processed_at - row.received_at).total_seconds(), 0.0))
+    session.add(row)
+    APPLY_SECONDS.observe(time.perf_counter() - started)
+    DELIVERIES.labels(str(row.source_id), row.event, row.status).inc()
+
+
+async def _apply(
+    session: AsyncSession, row: WebhookDelivery, source: Source | None
+) -> tuple[DeliveryStatus, str | None]:
+    if source is None:
+        return DeliveryStatus.ignored, "source deleted"
+    instruction = instruction_for(source, row.event, row.payload)
+    if isinstance(instruction, Ignore):
+        return DeliveryStatus.ignored, instruction.reason
+    reason = out_of_scope(source, row.payload)
+    if reason is not None:
+        return DeliveryStatus.ignored, reason
+    assert source.id is not None
+    cause = f"webhook:{row.delivery_id}"
+    if isinstance(instruction, Upsert):
+        await upsert_work_items(session, source.id, [instruction.item], cause=cause)
+    elif isinstance(instruction, Tombstone):
+        await tombstone_work_items(
+            session,
+            source.id,
+            [instruction.external_id],
+            cause=cause,
+            occurred_at=instruction.occurred_at,
+        )
+    return DeliveryStatus.processed, None
+
+
+def wake(app: FastAPI) -> None:
+    """Tell a running worker that a delivery was just committed (no-op without a worker)."""
+    event: asyncio.Event | None = getattr(app.state, _WAKE_ATTR, None)
+    if event is not None:
+        event.set()
+
+
+async def run_until_drained(db: Database, *, max_attempts: int, clock: Clock = utcnow) -> int:
+    total = 0
+    while handled := await drain_once(db, max_attempts=max_attempts, clock=clock):
+        total += handled
+    return total
+
+
+async def start_inbox_worker(app: FastAPI) -> Callable[[], Awaitable[None]]:
+    """Start the worker loop on the app's database; returns `stop()`.
+
+    The loop drains the inbox, then sleeps until the receiver wakes it or the poll interval
+    passes. On start it drains whatever an earlier process left pending.
+    """
+    db: Database = app.state.db
+    settings = app.state.settings
+    wakeup = asyncio.Event()
+    setattr(app.state, _WAKE_ATTR, wakeup)
+    stopping = asyncio.Event()
+
+    async def loop() -> None:
+        while not stopping.is_set():
+            wakeup.clear()
+            try:
+                await run_until_drained(db, max_attempts=settings.webhook_max_attempts)
+            except Exception:
+                # Database gone or busy: keep the process alive and try again at the next tick.
+                logger.exception("webhook inbox worker: batch failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=settings.worker_poll_seconds)
+
+    task = asyncio.create_task(loop(), name="webhook-inbox-worker")
+
+    async def stop() -> None:
+        stopping.set()
+        wakeup.set()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if getattr(app.state, _WAKE_ATTR, None) is wakeup:
+            setattr(app.state, _WAKE_ATTR, None)
+
+    return stop
