@@ -30,4 +30,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) portfolio-sync.db* portfolio-sync.key
+	rm -rf $(VENV) portfolio-sync*.db* portfolio-sync*.key

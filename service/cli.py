@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import Role, SyncMode
 from schemas.tables import ApiKey
 from service.config import Settings, get_settings
+from service.demo import demo
 from service.errors import ConfigurationError, ServiceError
 from service.logs import configure_logging
+from service.simulator.cli import simulator
 from service.store import api_keys as api_key_store
 from service.store.db import Database
 from service.store.migrate import downgrade, upgrade
@@ -182,6 +184,10 @@ def worker() -> None:
         run_worker(_settings())
     except ConfigurationError as exc:
         _fail(str(exc))
+
+
+app.command("demo")(demo)
+app.command("simulator")(simulator)
 
 
 def main() -> None:  # pragma: no cover - console entry

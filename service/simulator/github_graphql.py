@@ -34,6 +34,8 @@ PROJECT_NUMBER = 1
 PROJECT_TITLE = "Roadmap"
 _ARG = r'(?:"((?:[^"\\]|\\.)*)"|\$(\w+)|(\d+)|(null))'
 _ORG = re.compile(r"organization\s*\(\s*login\s*:\s*" + _ARG)
+# GraphQL aliases (`owner: organization(...)`) rename the key the answer is returned under.
+_ORG_ALIAS = re.compile(r"(\w+)\s*:\s*organization\s*\(")
 _PROJECT = re.compile(r"projectV2\s*\(\s*number\s*:\s*" + _ARG)
 _ITEMS = re.compile(r"\bitems\s*\(([^)]*)\)")
 _FIRST = re.compile(r"\bfirst\s*:\s*" + _ARG)
@@ -237,19 +239,21 @@ def execute(state: SimulatorState, body: dict[str, Any], base: str) -> dict[str,
     data: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
     org_match = _ORG.search(query)
+    alias_match = _ORG_ALIAS.search(query)
+    org_key = alias_match.group(1) if alias_match else "organization"
     if org_match is not None:
         login = _arg(org_match, variables)
         if not isinstance(login, str) or login.lower() != state.github.org.lower():
-            data["organization"] = None
+            data[org_key] = None
             errors.append(
                 {
                     "type": "NOT_FOUND",
-                    "path": ["organization"],
+                    "path": [org_key],
                     "message": f"Could not resolve to an Organization with the login of '{login}'.",
                 }
             )
         else:
-            data["organization"] = _organization(state, query, variables, base, errors)
+            data[org_key] = _organization(state, query, variables, base, errors)
     if "rateLimit" in query:
         budget = state.graphql
         data["rateLimit"] = {
