@@ -14,6 +14,7 @@ from service.config import Settings
 from service.store.migrate import upgrade_async
 from service.sync.runner import SyncRunner
 from service.sync.scheduler import SyncScheduler
+from service.webhooks.worker import start_inbox_worker
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def background_workers() -> list[BackgroundStarter]:
     Each entry takes the app and returns its stop coroutine function; add other background
     workers (e.g. the webhook inbox worker) to this list.
     """
-    return [start_sync_scheduler]
+    return [start_sync_scheduler, start_inbox_worker]
 
 
 async def start_background(app: FastAPI) -> Stop:

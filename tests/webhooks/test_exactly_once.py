@@ -221,3 +221,9 @@ async def test_one_bad_delivery_does_not_undo_its_batch(
     assert await drain_once(db) == 3
     assert [r.status for r in await deliveries(db)] == ["processed", "failed", "processed"]
     assert len(await work_items(db)) == 2
+
+
+def test_serve_and_worker_run_the_inbox_worker() -> None:
+    from service.runtime import background_workers
+
+    assert start_inbox_worker in background_workers()
