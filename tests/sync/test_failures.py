@@ -135,3 +135,19 @@ async def test_persistent_5xx_exhausts_retries_and_fails(
     assert run.status == RunStatus.failed
     assert "gave up after" in (run.error or "")
     assert run.retries >= 1
+
+
+async def test_redirects_are_never_followed(
+    runner: SyncRunner, upstream: respx.MockRouter, make_github_source
+) -> None:
+    upstream.get(f"{BASE}/repos/octo/moved/issues").respond(
+        302, headers={"location": "http://169.254.169.254/latest/meta-data"}
+    )
+    metadata = upstream.get("http://169.254.169.254/latest/meta-data").respond(200, json=[])
+    source_id = await make_github_source("moved", scope={"repos": ["octo/moved"]})
+
+    run = await runner.run_foreground(source_id, SyncMode.incremental, trigger="test")
+
+    assert run.status == RunStatus.failed
+    assert "302" in (run.error or "") and "169.254.169.254" in (run.error or "")
+    assert not metadata.called
