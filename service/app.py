@@ -19,10 +19,11 @@ from service.api.routes import (
     ops,
     portfolio,
     sources,
+    webhook_deliveries,
+    webhooks,
     work_items,
 )
 from service.api.routes import runs as sync_runs
-from service.api.routes import webhook_deliveries, webhooks
 from service.config import Settings
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
