@@ -12,6 +12,7 @@ from service.api import problems
 from service.api.observability import ObservabilityMiddleware
 from service.api.routes import (
     api_keys,
+    changes,
     initiatives,
     key_results,
     mapping_rules,
@@ -92,6 +93,7 @@ def create_app(
         webhook_deliveries,
         mapping_rules,
         portfolio,
+        changes,
     ):
         app.include_router(module.router)
     return app

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         default=900, description="A rate-limit wait longer than this fails the run."
     )
     jira_overlap_minutes: int = 2
+    feed_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Long-polling feed readers re-check the database this often (other writers).",
+    )
+    subscription_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one outbound subscription delivery."
+    )
     health_at_risk_margin: float = Field(
         default=0.15, description="at_risk when progress < elapsed time share minus this."
     )

@@ -1,15 +1,31 @@
-"""The change feed: appended in the same transaction as the change it describes."""
+"""The change feed: appended in the same transaction as the change it describes.
+
+Ordering guarantee: a reader paging by id must never see id N+1 committed while id N is still
+in flight, or it would skip N for good. SQLite already serializes writers (`BEGIN IMMEDIATE`).
+On PostgreSQL ids come from a sequence at insert time while commits land in any order, so every
+appending transaction first takes one transaction-scoped advisory lock: ids are then handed out
+in commit order. The cost is that appending transactions serialize from their first append to
+their commit; the alternative (readers stopping at the oldest in-flight id) needs transaction
+ids on every row and a composite cursor, and still lets one slow writer stall every reader.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from schemas.tables import Change
 from schemas.types import utcnow
+from service.feed.notifier import notifier
+
+# Arbitrary but fixed: every process appending to the feed must use the same key.
+CHANGE_FEED_LOCK_KEY = 0x7073_6366  # "pscf"
+_HOOKED = "change_feed_hooked"
+_DIRTY = "change_feed_dirty"
 
 
 def _jsonable(value: Any) -> Any:
@@ -48,8 +64,33 @@ def change_row(
 
 
 async def append_changes(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Change), rows)
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Re-entrant within a transaction; released by its commit or rollback.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_FEED_LOCK_KEY}
+        )
+    await session.execute(insert(Change), rows)
+    _nudge_readers_after_commit(session)
+
+
+def _nudge_readers_after_commit(session: AsyncSession) -> None:
+    sync_session = session.sync_session
+    if not sync_session.info.get(_HOOKED):
+        event.listen(sync_session, "after_commit", _after_commit)
+        event.listen(sync_session, "after_rollback", _after_rollback)
+        sync_session.info[_HOOKED] = True
+    sync_session.info[_DIRTY] = True
+
+
+def _after_commit(sync_session: Session) -> None:
+    if sync_session.info.pop(_DIRTY, False):
+        notifier.notify()
+
+
+def _after_rollback(sync_session: Session) -> None:
+    sync_session.info.pop(_DIRTY, None)
 
 
 async def append_change(

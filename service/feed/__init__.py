@@ -1,0 +1,1 @@
+"""The change feed: reading it in order, filtering it by portfolio node, waiting on it."""
