@@ -1,0 +1,248 @@
+"""Full and incremental sync throughput against the upstream simulator, with a floor.
+
+Runs the simulator in a subprocess on loopback, the service in this process (so the peak RSS
+reported is the service's own), on SQLite and on a throwaway PostgreSQL database. The floor is
+the same pages fetched, parsed with `json.loads` and bulk-inserted with a plain `executemany`.
+
+    python -m bench.sync [--items N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from schemas.enums import Role
+from service.app import create_app
+from service.config import Settings
+from service.runtime import sync_runner
+from service.security import SecretBox, generate_secret_key
+from service.store import api_keys
+from service.store.db import Database
+from service.store.migrate import upgrade_async
+
+PG_ADMIN = os.environ.get(
+    "PORTFOLIO_SYNC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+UNAVAILABLE: list[int] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _wait_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            try:
+                if (await client.get(f"{url}/_sim/stats")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("simulator did not start")
+
+
+async def _run(api: httpx.AsyncClient, source_id: int, mode: str) -> dict[str, Any]:
+    run_id = (
+        await api.post(f"/api/v1/admin/sources/{source_id}/sync", json={"mode": mode})
+    ).json()["run_id"]
+    while True:
+        response = await api.get(f"/api/v1/admin/runs/{run_id}")
+        if response.status_code == 503:  # SQLite busy while the sync writes: poll again
+            UNAVAILABLE.append(1)
+            await asyncio.sleep(0.2)
+            continue
+        run = response.json()
+        if run["status"] not in ("queued", "running"):
+            return dict(run)
+        await asyncio.sleep(0.1)
+
+
+async def _floor(sim: str, url: str, repos: list[str]) -> float:
+    """Fetch the same GitHub pages, json.loads them, executemany into a bare table."""
+    start = time.perf_counter()
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS floor_items")
+        await conn.exec_driver_sql(
+            "CREATE TABLE floor_items (id TEXT PRIMARY KEY, key TEXT, title TEXT, body TEXT)"
+        )
+    async with httpx.AsyncClient() as client:
+        for repo in repos:
+            next_url: str | None = (
+                f"{sim}/github/repos/{repo}/issues?state=all&sort=updated&direction=asc&per_page=100"
+            )
+            while next_url:
+                response = await client.get(next_url)
+                rows = [
+                    (i["node_id"], f"{repo}#{i['number']}", i["title"], json.dumps(i))
+                    for i in json.loads(response.content)
+                ]
+                async with db.engine.begin() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver = raw.driver_connection
+                    if db.is_postgres:
+                        await driver.executemany(  # type: ignore[union-attr]
+                            "INSERT INTO floor_items VALUES ($1, $2, $3, $4)", rows
+                        )
+                    else:
+                        await driver.executemany(  # type: ignore[union-attr]
+                            "INSERT INTO floor_items VALUES (?, ?, ?, ?)", rows
+                        )
+                next_url = response.links.get("next", {}).get("url")
+    await db.dispose()
+    return time.perf_counter() - start
+
+
+async def bench_backend(backend: str, items: int, sim: str) -> dict[str, Any]:
+    tmp = tempfile.mkdtemp()
+    pg_name = None
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+    else:
+        pg_name = f"ps_bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'CREATE DATABASE "{pg_name}"')
+        await conn.close()
+        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{url}/{pg_name}"
+    try:
+        await upgrade_async(url)
+        db = Database(url)
+        async with db.session() as session:
+            _row, key = await api_keys.create(session, "bench", Role.admin)
+        settings = Settings(database_url=url, allow_private_upstreams=True, scheduler_enabled=False)
+        app = create_app(settings, database=db, secret_box=SecretBox([generate_secret_key()]))
+        result: dict[str, Any] = {"backend": backend}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://service",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=120,
+        ) as api:
+            sources = {
+                "github": {
+                    "kind": "github",
+                    "name": "gh",
+                    "base_url": f"{sim}/github",
+                    "credentials": {"token": "t"},
+                    "scope": {"org": "acme"},
+                },
+                "jira": {
+                    "kind": "jira",
+                    "name": "jira",
+                    "base_url": f"{sim}/jira",
+                    "credentials": {"email": "b@example.com", "api_token": "t"},
+                    "scope": {"projects": ["PLAT", "MOB", "OPS"]},
+                },
+            }
+            for kind, body in sources.items():
+                source_id = (await api.post("/api/v1/admin/sources", json=body)).json()["id"]
+                started = time.perf_counter()
+                full = await _run(api, source_id, "full")
+                elapsed = time.perf_counter() - started
+                stored = full["items_created"] + full["items_updated"] + full["items_unchanged"]
+                entry: dict[str, Any] = {
+                    "status": full["status"],
+                    "items": stored,
+                    "seconds": round(elapsed, 2),
+                    "items_per_second": round(stored / elapsed) if elapsed else None,
+                    "requests": full["requests"],
+                    "pages": full["pages"],
+                }
+                incremental = []
+                for k in (0, 1, 500):
+                    if k:
+                        await httpx.AsyncClient().post(
+                            f"{sim}/_sim/mutate", json={kind: {"update": k}}
+                        )
+                    run = await _run(api, source_id, "incremental")
+                    incremental.append({"k": k, "requests": run["requests"]})
+                entry["incremental"] = incremental
+                result[kind] = entry
+            floor = await _floor(sim, url, ["acme/web", "acme/api", "acme/mobile"])
+            result["github"]["floor_seconds"] = round(floor, 2)
+            result["github"]["ratio_to_floor"] = round(result["github"]["seconds"] / floor, 2)
+            latencies = []
+            for _ in range(30):
+                t0 = time.perf_counter()
+                await api.get("/api/v1/work-items", params={"limit": 100})
+                latencies.append((time.perf_counter() - t0) * 1000)
+            latencies.sort()
+            result["list_latency_ms"] = {
+                "p50": round(latencies[len(latencies) // 2], 1),
+                "p99": round(latencies[-1], 1),
+            }
+        await sync_runner(app).aclose()
+        await db.dispose()
+        result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        result["status_polls_answered_503"] = len(UNAVAILABLE)
+        UNAVAILABLE.clear()
+        return result
+    finally:
+        if pg_name:
+            conn = await asyncpg.connect(PG_ADMIN)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            await conn.close()
+
+
+async def main(items: int, backends: list[str]) -> dict[str, Any]:
+    results: dict[str, Any] = {"items_per_upstream": items, "runs": []}
+    for backend in backends:
+        port = _free_port()
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+            [
+                str(Path(sys.executable).parent / "portfolio-sync"),
+                "simulator",
+                "--port",
+                str(port),
+                "--github-issues",
+                str(items),
+                "--jira-issues",
+                str(items),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            sim = f"http://127.0.0.1:{port}"
+            await _wait_up(sim)
+            results["runs"].append(await bench_backend(backend, items, sim))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    output = asyncio.run(main(args.items, args.backends.split(",")))
+    print(json.dumps(output, indent=2))
+    Path("bench/results").mkdir(parents=True, exist_ok=True)
+    Path("bench/results/sync.json").write_text(json.dumps(output, indent=2) + "\n")
