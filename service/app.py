@@ -13,6 +13,7 @@ from service.api.observability import ObservabilityMiddleware
 from service.api.routes import (
     api_keys,
     changes,
+    digests,
     initiatives,
     key_results,
     mapping_rules,
@@ -20,6 +21,7 @@ from service.api.routes import (
     ops,
     portfolio,
     sources,
+    subscriptions,
     webhook_deliveries,
     webhooks,
     work_items,
@@ -94,6 +96,8 @@ def create_app(
         mapping_rules,
         portfolio,
         changes,
+        subscriptions,
+        digests,
     ):
         app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""Outbound subscriptions: the change feed pushed as signed Standard Webhooks deliveries."""
