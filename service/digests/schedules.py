@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
@@ -36,7 +36,8 @@ def next_fire(cron: str, after: datetime) -> datetime:
             f"cron: {exc}",
             errors=[{"loc": ["body", "cron"], "msg": str(exc), "type": "value_error"}],
         ) from exc
-    fire = trigger.get_next_fire_time(None, after)
+    # APScheduler returns `after` itself when it matches; a run at `after` wants the next one.
+    fire = trigger.get_next_fire_time(None, after + timedelta(seconds=1))
     if fire is None:
         raise Unprocessable("cron: the expression never fires")
     return fire.astimezone(UTC)

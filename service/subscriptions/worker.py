@@ -45,20 +45,27 @@ async def start_subscription_worker(app: FastAPI) -> Callable[[], Awaitable[None
         timeout=settings.subscription_timeout_seconds, follow_redirects=False
     )
 
+    stopping = asyncio.Event()
+
     async def loop() -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 await run_once(db, box, client, settings)
             except Exception:  # the loop must survive a bad pass (database restart, ...)
                 logger.exception("subscription worker pass failed")
-            await asyncio.sleep(settings.worker_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), settings.worker_poll_seconds)
 
     task = asyncio.create_task(loop(), name="subscription-worker")
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await client.aclose()
+        # Let a pass finish rather than cancel it inside a transaction; cancel only if stuck.
+        stopping.set()
+        try:
+            await asyncio.wait_for(task, settings.subscription_timeout_seconds + 5)
+        except TimeoutError:
+            pass
+        finally:
+            await client.aclose()
 
     return stop
