@@ -128,3 +128,33 @@ async def test_failed_api_write_appends_nothing(
     )
     assert response.status_code == 422
     assert await _feed(db) == []
+
+
+async def test_rule_links_append_link_added_and_removed_with_rule_cause(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], db: Database
+) -> None:
+    initiative = (
+        await client.post("/api/v1/initiatives", json={"title": "Checkout"}, headers=admin_headers)
+    ).json()
+    source_id = await make_source(db)
+    rule = await client.post(
+        "/api/v1/admin/mapping-rules",
+        json={
+            "name": "backend",
+            "conditions": {"labels_any": ["backend"]},
+            "target": {"initiative_id": initiative["id"]},
+        },
+        headers=admin_headers,
+    )
+    assert rule.status_code == 201, rule.text
+    rule_id = rule.json()["id"]
+    async with db.session() as session:
+        written = await upsert_work_items(session, source_id, [item(1)], cause="sync:3")
+    async with db.session() as session:
+        await upsert_work_items(session, source_id, [item(1, minutes=1, labels=[])], cause="sync:4")
+    (item_id,) = written.changed_ids
+    links = [c for c in await _feed(db) if c[0].startswith("link.")]
+    assert links == [
+        ("link.added", "work_item", item_id, f"rule:{rule_id}@1"),
+        ("link.removed", "work_item", item_id, f"rule:{rule_id}@1"),
+    ]
