@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -18,6 +20,8 @@ from service.store import api_keys
 from service.store.api_keys import Principal
 from service.store.db import Database
 from service.store.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+logger = logging.getLogger(__name__)
 
 _RANK = {Role.reader: 0, Role.editor: 1, Role.admin: 2}
 
@@ -42,7 +46,8 @@ def get_secret_box(request: Request) -> SecretBox:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # The request owns the transaction: committed before the response is sent, rolled back
     # on any error (the dependency uses scope="function" below for exactly that ordering).
-    async with get_database(request).session() as session:
+    readonly = request.method in ("GET", "HEAD")
+    async with get_database(request).session(readonly=readonly) as session:
         yield session
 
 
@@ -62,8 +67,30 @@ async def get_principal(
     principal = await api_keys.authenticate(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("the API key is not valid or has been revoked")
+    if principal.touch_due:
+        if request.method in ("GET", "HEAD"):
+            # A read must not queue behind a writer just to record when the key was used.
+            _touch_later(get_database(request), principal.key_id)
+        else:
+            await api_keys.touch(session, principal.key_id)
     request.state.principal = principal
     return principal
+
+
+_pending_touches: set[asyncio.Task[None]] = set()
+
+
+def _touch_later(db: Database, key_id: int) -> None:
+    async def touch() -> None:
+        try:
+            async with db.session() as session:
+                await api_keys.touch(session, key_id)
+        except Exception:  # bookkeeping only: never fail or log a request for it
+            logger.debug("could not record API key use", exc_info=True)
+
+    task = asyncio.create_task(touch())
+    _pending_touches.add(task)
+    task.add_done_callback(_pending_touches.discard)
 
 
 def require(role: Role) -> object:

@@ -29,6 +29,7 @@ class Principal:
     key_id: int
     name: str
     role: Role
+    touch_due: bool = False
 
 
 async def create(session: AsyncSession, name: str, role: Role) -> tuple[ApiKey, str]:
@@ -67,14 +68,17 @@ async def find_by_name(session: AsyncSession, name: str) -> ApiKey | None:
 
 
 async def authenticate(session: AsyncSession, presented: str) -> Principal | None:
+    """The caller behind a presented key, or None. Use `touch_due` to record the use."""
     row = (
         await session.execute(select(ApiKey).where(col(ApiKey.key_hash) == hash_api_key(presented)))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or row.id is None:
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now)
-        )
-    return Principal(key_id=row.id, name=row.name, role=Role(row.role))
+    due = row.last_used_at is None or utcnow() - row.last_used_at > _LAST_USED_RESOLUTION
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role), touch_due=due)
+
+
+async def touch(session: AsyncSession, key_id: int) -> None:
+    await session.execute(
+        update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=utcnow())
+    )

@@ -32,9 +32,15 @@ class Database:
         elif self.is_postgres:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.read_engine = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine, busy_timeout_ms)
+            _configure_sqlite(self.engine, busy_timeout_ms, immediate=True)
+            # Reads get their own connections in autocommit mode: in WAL they never wait for a
+            # writer, whereas BEGIN IMMEDIATE would queue every GET behind a running sync.
+            self.read_engine = create_async_engine(url, **kwargs)
+            _configure_sqlite(self.read_engine, busy_timeout_ms, immediate=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,9 +51,15 @@ class Database:
         return self.dialect == "postgresql"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits when the block succeeds and rolls back otherwise."""
-        async with self.sessionmaker() as session:
+    async def session(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits when the block succeeds and rolls back otherwise.
+
+        `readonly` is for work that mostly reads (GET requests). On SQLite such a session runs
+        in autocommit mode: it never blocks behind a writer, and an occasional write in it
+        (e.g. bookkeeping) commits statement by statement; elsewhere it is a normal session.
+        """
+        maker = self.read_sessionmaker if readonly else self.sessionmaker
+        async with maker() as session:
             try:
                 yield session
                 await session.commit()
@@ -57,9 +69,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: bool) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -72,6 +86,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if not immediate:
+        return
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

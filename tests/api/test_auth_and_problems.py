@@ -124,3 +124,19 @@ async def test_ops_endpoints(client, editor_headers) -> None:
     )
     assert "portfolio_sync_http_request_duration_seconds_bucket" in metrics.text
     assert metrics.headers.get("x-request-id")
+
+
+async def test_reads_do_not_queue_behind_a_writer_on_sqlite(client, reader_headers, db) -> None:
+    import time
+
+    if not db.is_sqlite:
+        pytest.skip("SQLite locking")
+    await client.get("/api/v1/objectives", headers=reader_headers)  # the key's first use
+    async with db.engine.connect() as conn:
+        await conn.begin()  # BEGIN IMMEDIATE: a sync page holding the write lock
+        started = time.perf_counter()
+        response = await client.get("/api/v1/objectives", headers=reader_headers)
+        elapsed = time.perf_counter() - started
+        await conn.rollback()
+    assert response.status_code == 200
+    assert elapsed < 1.0  # the busy timeout is 10 s: a blocked read would take that long
