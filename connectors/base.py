@@ -51,6 +51,12 @@ class ConnectorStats:
     not_modified: int = 0
     rate_limit_wait_seconds: float = 0.0
     rate_limit: dict[str, RateLimitInfo] = field(default_factory=dict)
+    # Responses by HTTP status ("200", "304", "429", …); "error" for transport failures.
+    responses: dict[str, int] = field(default_factory=dict)
+
+    def count_response(self, status: int | str) -> None:
+        key = str(status)
+        self.responses[key] = self.responses.get(key, 0) + 1
 
 
 @dataclass

@@ -261,10 +261,12 @@ class HttpExecutor:
         try:
             response = await self.client.send(request)
         except Exception as exc:
+            self.stats.count_response("error")
             verdict = self.classifier.classify_exception(exc)
             if verdict is None:
                 raise
             raise TransientError(f"{describe_request(request)}: {verdict.message}") from exc
+        self.stats.count_response(response.status_code)
         info = self.classifier.rate_limit_info(response)
         if info is not None and info.resource:
             self.note_rate_limit(info)

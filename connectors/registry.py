@@ -22,6 +22,7 @@ def build_connector(
     client: httpx.AsyncClient | None = None,
     sleep: Sleep | None = None,
     clock: Clock | None = None,
+    max_wait_seconds: float | None = None,
 ) -> Connector:
     """The connector for `kind` (`github` or `jira`).
 
@@ -37,6 +38,8 @@ def build_connector(
         "sleep": sleep or asyncio.sleep,
         "clock": clock or utc_now,
     }
+    if max_wait_seconds is not None:
+        kwargs["max_wait_seconds"] = max_wait_seconds
     if kind == "github":
         from connectors.github.connector import GitHubConnector
 

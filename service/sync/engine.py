@@ -152,6 +152,7 @@ class SyncEngine:
                 client=self.client,
                 sleep=self.sleep,
                 clock=self.clock,
+                max_wait_seconds=self.settings.upstream_max_wait_seconds,
             )
             counters.stats = connector.stats
             heartbeat = asyncio.create_task(self._heartbeat(plan.source_id))

@@ -21,8 +21,14 @@ ITEMS = Counter(
 )
 UPSTREAM_REQUESTS = Counter(
     "portfolio_sync_upstream_requests_total",
-    "Upstream HTTP requests sent by sync runs, by outcome (sent, not_modified, retried).",
-    ["kind", "outcome"],
+    "Upstream HTTP requests sent by sync runs, by HTTP status (`error`: no response).",
+    ["kind", "status"],
+    registry=REGISTRY,
+)
+UPSTREAM_RETRIES = Counter(
+    "portfolio_sync_upstream_retries_total",
+    "Upstream requests retried by sync runs (5xx, timeouts, resets).",
+    ["kind"],
     registry=REGISTRY,
 )
 RATE_LIMIT_REMAINING = Gauge(
@@ -57,9 +63,9 @@ def record_run(
             ITEMS.labels(kind, outcome).inc(count)
     if stats is None:
         return
-    UPSTREAM_REQUESTS.labels(kind, "sent").inc(stats.requests)
-    UPSTREAM_REQUESTS.labels(kind, "not_modified").inc(stats.not_modified)
-    UPSTREAM_REQUESTS.labels(kind, "retried").inc(stats.retries)
+    for status, count in stats.responses.items():
+        UPSTREAM_REQUESTS.labels(kind, status).inc(count)
+    UPSTREAM_RETRIES.labels(kind).inc(stats.retries)
     for resource, info in stats.rate_limit.items():
         if info.remaining is not None:
             RATE_LIMIT_REMAINING.labels(source_name, resource).set(info.remaining)

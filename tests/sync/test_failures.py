@@ -105,6 +105,9 @@ async def test_successful_run_keeps_rate_limit_budget_and_freshness(
         "portfolio_sync_upstream_rate_limit_remaining", source="gh", resource="core"
     ) == float(4000 - run.requests)
     assert _sample("portfolio_sync_sync_items_total", kind="github", outcome="created") >= 250
+    assert _sample("portfolio_sync_upstream_requests_total", kind="github", status="200") >= (
+        run.requests
+    )
 
 
 async def test_runs_never_store_credentials(
