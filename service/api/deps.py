@@ -16,6 +16,7 @@ from schemas.enums import Role
 from service.config import Settings
 from service.errors import Forbidden, Unauthorized
 from service.security import SecretBox
+from service.sources.ssrf import Resolver
 from service.store import api_keys
 from service.store.api_keys import Principal
 from service.store.db import Database
@@ -51,7 +52,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_resolver(request: Request) -> Resolver | None:
+    # Tests install a fake DNS resolver for the SSRF guard; production resolves with the loop.
+    return getattr(request.app.state, "upstream_resolver", None)
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ResolverDep = Annotated[Resolver | None, Depends(get_resolver)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -12,6 +12,7 @@ from sqlmodel import col
 from schemas.api.portfolio import InitiativeCreate, InitiativePublic, InitiativeUpdate
 from schemas.tables import Initiative, InitiativeKeyResult, KeyResult
 from service.errors import Unprocessable
+from service.portfolio.validation import check_dates, reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
 
@@ -111,19 +112,11 @@ async def update(
 ) -> Initiative:
     initiative = await get(session, initiative_id)
     changes = data.model_dump(exclude_unset=True)
-    for field in _NOT_NULL:
-        if field in changes and changes[field] is None:
-            raise Unprocessable(
-                f"{field} cannot be null",
-                errors=[{"loc": ["body", field], "msg": "may not be null", "type": "value_error"}],
-            )
-    start_date = changes.get("start_date", initiative.start_date)
-    target_date = changes.get("target_date", initiative.target_date)
-    if start_date and target_date and target_date < start_date:
-        raise Unprocessable(
-            "target_date must not be before start_date",
-            errors=[{"loc": ["body", "target_date"], "msg": "before start", "type": "value_error"}],
-        )
+    reject_nulls(changes, _NOT_NULL)
+    check_dates(
+        changes.get("start_date", initiative.start_date),
+        changes.get("target_date", initiative.target_date),
+    )
     old_ids = (await key_result_ids(session, [initiative_id]))[initiative_id]
     new_ids = old_ids
     if "key_result_ids" in changes:

@@ -11,6 +11,7 @@ from sqlmodel import col
 from schemas.api.portfolio import KeyResultCreate, KeyResultUpdate
 from schemas.tables import KeyResult, Objective
 from service.errors import Unprocessable
+from service.portfolio.validation import check_dates, reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
 
@@ -51,21 +52,13 @@ async def update(
 ) -> KeyResult:
     key_result = await get(session, key_result_id)
     changes = data.model_dump(exclude_unset=True)
-    for field in _NOT_NULL:
-        if field in changes and changes[field] is None:
-            raise Unprocessable(
-                f"{field} cannot be null",
-                errors=[{"loc": ["body", field], "msg": "may not be null", "type": "value_error"}],
-            )
+    reject_nulls(changes, _NOT_NULL)
     if "objective_id" in changes:
         await _check_objective(session, changes["objective_id"])
-    start_date = changes.get("start_date", key_result.start_date)
-    target_date = changes.get("target_date", key_result.target_date)
-    if start_date and target_date and target_date < start_date:
-        raise Unprocessable(
-            "target_date must not be before start_date",
-            errors=[{"loc": ["body", "target_date"], "msg": "before start", "type": "value_error"}],
-        )
+    check_dates(
+        changes.get("start_date", key_result.start_date),
+        changes.get("target_date", key_result.target_date),
+    )
     return await repository.update(session, key_result, changes, entity=ENTITY, cause=cause)
 
 

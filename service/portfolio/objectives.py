@@ -11,6 +11,7 @@ from sqlmodel import col
 from schemas.api.portfolio import ObjectiveCreate, ObjectiveUpdate
 from schemas.tables import KeyResult, Objective
 from service.errors import Conflict, Unprocessable
+from service.portfolio.validation import reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
 
@@ -64,11 +65,7 @@ async def update(
     changes = data.model_dump(exclude_unset=True)
     if changes.get("parent_id") is not None:
         await _check_parent(session, objective_id, changes["parent_id"])
-    if "title" in changes and changes["title"] is None:
-        raise Unprocessable(
-            "title cannot be null",
-            errors=[{"loc": ["body", "title"], "msg": "may not be null", "type": "value_error"}],
-        )
+    reject_nulls(changes, ("title",))
     if "weight" in changes and changes["weight"] is None:
         changes.pop("weight")
     return await repository.update(session, objective, changes, entity=ENTITY, cause=cause)

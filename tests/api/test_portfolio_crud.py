@@ -172,3 +172,23 @@ async def test_invalid_cursor_and_limit_are_problems(client, reader_headers) -> 
     too_big = await client.get("/api/v1/objectives", params={"limit": 501}, headers=reader_headers)
     assert too_big.status_code == 422
     assert too_big.json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+async def test_patch_refuses_null_required_fields_and_reversed_dates(
+    client, editor_headers
+) -> None:
+    objective = await _objective(client, editor_headers)
+    kr = await client.post(
+        "/api/v1/key-results",
+        json={"objective_id": objective["id"], "title": "k", "start_date": "2026-01-10"},
+        headers=editor_headers,
+    )
+    kr_id = kr.json()["id"]
+    for path, body, field in (
+        (f"/api/v1/objectives/{objective['id']}", {"title": None}, "title"),
+        (f"/api/v1/key-results/{kr_id}", {"target": None}, "target"),
+        (f"/api/v1/key-results/{kr_id}", {"target_date": "2026-01-01"}, "target_date"),
+    ):
+        response = await client.patch(path, json=body, headers=editor_headers)
+        assert response.status_code == 422, (path, body, response.text)
+        assert response.json()["errors"][0]["loc"] == ["body", field]

@@ -18,6 +18,7 @@ from service.api.deps import (
     CursorDep,
     LimitDep,
     PathId,
+    ResolverDep,
     SecretBoxDep,
     SessionDep,
     SettingsDep,
@@ -26,7 +27,7 @@ from service.api.deps import (
 from service.api.problems import PROBLEM_RESPONSES
 from service.sources import checks
 from service.sources import store as sources
-from service.sources.ssrf import Resolver, check_upstream_url
+from service.sources.ssrf import check_upstream_url
 from service.sync import store as sync_store
 from service.sync.runner import SyncRunner
 
@@ -41,13 +42,7 @@ def get_sync_runner(request: Request) -> SyncRunner:
     return sync_runner(request.app)
 
 
-def get_resolver(request: Request) -> Resolver | None:
-    # Tests install a fake resolver; production resolves with the event loop.
-    return getattr(request.app.state, "upstream_resolver", None)
-
-
 RunnerDep = Annotated[SyncRunner, Depends(get_sync_runner)]
-ResolverDep = Annotated[Resolver | None, Depends(get_resolver)]
 
 
 @router.get("", response_model=Page[SourcePublic])

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from schemas.api.common import Page
 from schemas.api.feed import (
@@ -15,12 +15,12 @@ from service.api.deps import (
     CursorDep,
     LimitDep,
     PathId,
+    ResolverDep,
     SecretBoxDep,
     SessionDep,
     SettingsDep,
 )
 from service.api.problems import PROBLEM_RESPONSES
-from service.sources.ssrf import Resolver
 from service.subscriptions import store
 
 router = APIRouter(
@@ -28,14 +28,6 @@ router = APIRouter(
     tags=["admin: subscriptions"],
     responses=PROBLEM_RESPONSES,
 )
-
-
-def get_resolver(request: Request) -> Resolver | None:
-    # Tests install a fake resolver; production resolves with the event loop.
-    return getattr(request.app.state, "upstream_resolver", None)
-
-
-ResolverDep = Annotated[Resolver | None, Depends(get_resolver)]
 
 
 @router.get("", response_model=Page[SubscriptionPublic])
