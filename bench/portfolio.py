@@ -36,6 +36,7 @@ from schemas.tables import (
 from schemas.types import utcnow
 from service.app import create_app
 from service.config import Settings
+from service.rules import membership
 from service.security import SecretBox, generate_secret_key
 from service.store import api_keys
 from service.store.db import Database
@@ -135,6 +136,8 @@ async def seed(db: Database) -> None:
         for start in range(0, len(items), 5000):
             await session.execute(insert(WorkItem), items[start : start + 5000])
         await session.execute(insert(WorkItemLink), links)
+        # The bulk inserts bypass the upsert, which keeps rollup membership current: build it.
+        await membership.rebuild(session)
         if db.is_postgres:
             for table in ("work_item", "objective", "key_result", "initiative", "source"):
                 await session.execute(

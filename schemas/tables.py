@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -82,6 +83,9 @@ class WorkItem(SQLModel, table=True):
         UniqueConstraint("source_id", "external_id"),
         Index("ix_work_item_source_id_key", "source_id", "key"),
         Index("ix_work_item_upstream_updated_at", "upstream_updated_at"),
+        # Parent resolution finds the orphans waiting for a newly written parent.
+        Index("ix_work_item_source_id_parent_external_id", "source_id", "parent_external_id"),
+        Index("ix_work_item_source_id_parent_key", "source_id", "parent_key"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
@@ -394,3 +398,39 @@ class DigestSchedule(SQLModel, table=True):
     next_run_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class MembershipAnchor(SQLModel, table=True):
+    """Per target type, the item a work item takes its links from (rollup membership).
+
+    `anchor_id` is the nearest item on the parent chain, the item itself included, that has a
+    link row of `target_type` of its own; the item counts for that anchor's non-excluded
+    targets. The status category, estimate and tombstone are the values counted in
+    `membership_tally`. Maintained by `service.rules.membership`.
+    """
+
+    __tablename__ = "membership_anchor"
+    __table_args__ = (Index("ix_membership_anchor_anchor", "target_type", "anchor_id"),)
+
+    work_item_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("work_item.id", ondelete="CASCADE"), primary_key=True)
+    )
+    target_type: str = Field(sa_column=Column(String(16), primary_key=True))
+    anchor_id: int = Field(sa_column=Column(BigId, nullable=False))
+    status_category: str = Field(sa_column=Column(String(16), nullable=False))
+    estimate: float | None = None
+    deleted: bool = Field(default=False)
+
+
+class MembershipTally(SQLModel, table=True):
+    """Items, points and estimated items per anchor and (status category, tombstoned) bucket."""
+
+    __tablename__ = "membership_tally"
+
+    target_type: str = Field(sa_column=Column(String(16), primary_key=True))
+    anchor_id: int = Field(sa_column=Column(BigId, primary_key=True))
+    status_category: str = Field(sa_column=Column(String(16), primary_key=True))
+    deleted: bool = Field(sa_column=Column(Boolean, primary_key=True))
+    items: int = Field(default=0)
+    points: float = Field(default=0.0)
+    estimated: int = Field(default=0)

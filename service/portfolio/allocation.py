@@ -18,7 +18,8 @@ from sqlalchemy.types import String
 from schemas.api.rollups import Allocation, AllocationRow, AllocationTotal
 from schemas.enums import LinkTarget, StatusCategory
 from schemas.tables import Initiative
-from service.portfolio.rollups import WORK, effective_items, link_seed
+from service.portfolio.rollups import WORK
+from service.rules import membership
 
 GroupBy = Literal["assignee", "label", "component", "source"]
 UNPLANNED = "unplanned"
@@ -59,8 +60,7 @@ async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
 async def allocation(session: AsyncSession, group_by: GroupBy, *, now: datetime) -> Allocation:
     dialect = session.get_bind().dialect.name
     kind = LinkTarget.initiative.value
-    tree = effective_items(kind, link_seed(kind, None), "allocation_items")
-    members = select(tree.c.target_id, tree.c.item_id).distinct().subquery("members")
+    members = membership.members(kind).subquery("members")
     points = func.coalesce(func.sum(WORK.c.estimate), 0.0)
     planned_ids = select(members.c.item_id)
     titles = {

@@ -3,7 +3,9 @@
 Membership model: an item counts for a target (initiative or key result) when it is linked
 to it (rule or manual link, not excluded), or when it descends (stored `parent_id` chain) from
 such an item and has no link of that target type of its own — its own link, or a manual
-exclusion, says otherwise. Inheritance is computed here at read time; nothing is materialised.
+exclusion, says otherwise. That membership is materialised on write (`service.rules.membership`:
+each item's anchor, and item/point tallies per anchor), so a rollup sums a few tally rows per
+link: the cost of a read grows with links and nodes, not with items.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import CTE, Select, Table, case, exists, func, select, union
+from sqlalchemy import Select, Table, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LinkTarget, StatusCategory
 from schemas.tables import InitiativeKeyResult, WorkItem, WorkItemLink
+from service.rules.membership import ANCHOR, TALLY
 
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
@@ -37,12 +41,13 @@ class Tally:
     deleted: int = 0
     manually_excluded: int = 0
 
-    @property
+    # Cached: read several times per node once the tally is complete (the tree has ~1,000).
+    @cached_property
     def by_count(self) -> float | None:
         denominator = sum(self.counts.values()) - self.counts["cancelled"]
         return self.counts["done"] / denominator if denominator > 0 else None
 
-    @property
+    @cached_property
     def by_points(self) -> float | None:
         denominator = sum(self.points.values()) - self.points["cancelled"]
         return self.points["done"] / denominator if denominator > 0 else None
@@ -74,52 +79,61 @@ class Tally:
         return [{"reason": r, "count": n} for r, n in reasons if n]
 
 
-def effective_items(target_type: str, seed: Select[Any], name: str) -> CTE:
-    """(target_id, item_id) for every seeded item and its descendants that inherit the link."""
-    tree = seed.cte(name, recursive=True)
-    child = WORK.alias(f"{name}_child")
-    own = LINK.alias(f"{name}_own")
-    return tree.union(
-        select(tree.c.target_id, child.c.id)
-        .join(child, child.c.parent_id == tree.c.item_id)
-        .where(~exists().where(own.c.work_item_id == child.c.id, own.c.target_type == target_type))
+def _pivot(category: Any, deleted: Any, items: Any, points: Any, estimated: Any) -> list[Any]:
+    """SUMs per target, one row each: deleted items, then items and points per live status
+    category, then live non-cancelled items without an estimate (what `_add` reads)."""
+    live = deleted.is_(False)
+    columns = [func.sum(case((deleted.is_(True), items), else_=0))]
+    for name in CATEGORIES:
+        bucket = and_(live, category == name)
+        columns += [
+            func.sum(case((bucket, items), else_=0)),
+            func.sum(case((bucket, points), else_=0.0)),
+        ]
+    unestimated = and_(live, category != StatusCategory.cancelled.value)
+    columns.append(func.sum(case((unestimated, items - estimated), else_=0)))
+    return columns
+
+
+def _add(tally: Tally, values: Sequence[Any], sign: int = 1) -> None:
+    tally.deleted += sign * int(values[0])
+    for index, name in enumerate(CATEGORIES):
+        tally.counts[name] += sign * int(values[1 + 2 * index])
+        tally.points[name] += sign * float(values[2 + 2 * index])
+    tally.unestimated += sign * int(values[-1])
+
+
+def _rounded(tallies: defaultdict[int, Tally]) -> dict[int, Tally]:
+    # Tallies are maintained by adding and subtracting deltas: drop float noise (0.30000000004).
+    for tally in tallies.values():
+        tally.points = {k: round(v, 9) + 0.0 for k, v in tally.points.items()}
+    return tallies
+
+
+def _summed(target: Any, anchors: Any, target_type: str) -> Select[Any]:
+    """Per `target`, the tallies of its anchors (`anchors`, of `target_type`) pivoted."""
+    t = TALLY.c
+    return (
+        select(target, *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated))
+        .join(TALLY, and_(t.target_type == target_type, t.anchor_id == anchors))
+        .group_by(target)
     )
 
 
-def link_seed(target_type: str, target_ids: Sequence[int] | None) -> Select[Any]:
-    seed = select(LINK.c.target_id.label("target_id"), LINK.c.work_item_id.label("item_id")).where(
+def _linked(target_type: str, target_ids: Sequence[int] | None) -> Select[Any]:
+    stmt = _summed(LINK.c.target_id, LINK.c.work_item_id, target_type).where(
         LINK.c.target_type == target_type, LINK.c.excluded.is_(False)
     )
     if target_ids is not None:
-        seed = seed.where(LINK.c.target_id.in_(list(target_ids)))
-    return seed
+        stmt = stmt.where(LINK.c.target_id.in_(list(target_ids)))
+    return stmt
 
 
-async def _aggregate(session: AsyncSession, members: Any) -> dict[int, Tally]:
-    """GROUP BY node and status category over (target_id, item_id) membership rows."""
-    deleted = case((WORK.c.deleted_at.is_(None), 0), else_=1)
-    stmt = (
-        select(
-            members.c.target_id,
-            WORK.c.status_category,
-            deleted,
-            func.count(),
-            func.coalesce(func.sum(WORK.c.estimate), 0.0),
-            func.count(WORK.c.estimate),
-        )
-        .join(WORK, WORK.c.id == members.c.item_id)
-        .group_by(members.c.target_id, WORK.c.status_category, deleted)
-    )
-    tallies: dict[int, Tally] = defaultdict(Tally)
-    for target_id, category, is_deleted, count, points, estimated in await session.execute(stmt):
-        tally = tallies[target_id]
-        if is_deleted:
-            tally.deleted += count
-            continue
-        tally.counts[category] = tally.counts.get(category, 0) + count
-        tally.points[category] = tally.points.get(category, 0.0) + float(points)
-        if category != StatusCategory.cancelled.value:
-            tally.unestimated += count - estimated
+async def _collect(
+    session: AsyncSession, stmt: Any, tallies: defaultdict[int, Tally], sign: int = 1
+) -> defaultdict[int, Tally]:
+    for target_id, *values in await session.execute(stmt):
+        _add(tallies[target_id], values, sign)
     return tallies
 
 
@@ -139,51 +153,124 @@ async def _manual_exclusions(
 async def initiative_tallies(
     session: AsyncSession, initiative_ids: Sequence[int] | None = None
 ) -> dict[int, Tally]:
-    """Tallies for the given initiatives (all when None), in one aggregate query."""
+    """Tallies for the given initiatives (all when None): the tallies of their linked anchors."""
     kind = LinkTarget.initiative.value
-    tree = effective_items(kind, link_seed(kind, initiative_ids), "initiative_items")
-    tallies = await _aggregate(session, tree)
+    tallies = await _collect(session, _linked(kind, initiative_ids), defaultdict(Tally))
     for target_id, n in (await _manual_exclusions(session, kind, initiative_ids)).items():
         tallies[target_id].manually_excluded = n
-    return tallies
+    return _rounded(tallies)
+
+
+def _counted_twice(key_result_ids: Sequence[int] | None) -> Select[Any]:
+    """Items counted for a key result both directly and through one of its initiatives."""
+    kr_anchor = ANCHOR.alias("kr_anchor")
+    init_anchor, init_link = ANCHOR.alias("init_anchor"), LINK.alias("init_link")
+    direct = (
+        select(
+            LINK.c.target_id,
+            kr_anchor.c.work_item_id,
+            kr_anchor.c.status_category,
+            kr_anchor.c.estimate,
+            kr_anchor.c.deleted,
+        )
+        .join(
+            kr_anchor,
+            and_(
+                kr_anchor.c.anchor_id == LINK.c.work_item_id,
+                kr_anchor.c.target_type == LINK.c.target_type,
+            ),
+        )
+        .where(LINK.c.target_type == LinkTarget.key_result.value, LINK.c.excluded.is_(False))
+    )
+    if key_result_ids is not None:
+        direct = direct.where(LINK.c.target_id.in_(list(key_result_ids)))
+    # Evaluated first on purpose: direct key-result work is usually small, initiative work not.
+    kr_items = direct.cte("kr_items").prefix_with("MATERIALIZED")
+    pairs = (
+        select(
+            kr_items.c.target_id,
+            kr_items.c.work_item_id,
+            kr_items.c.status_category,
+            kr_items.c.estimate,
+            kr_items.c.deleted,
+        )
+        .distinct()
+        .join(
+            init_anchor,
+            and_(
+                init_anchor.c.work_item_id == kr_items.c.work_item_id,
+                init_anchor.c.target_type == LinkTarget.initiative.value,
+            ),
+        )
+        .join(
+            init_link,
+            and_(
+                init_link.c.work_item_id == init_anchor.c.anchor_id,
+                init_link.c.target_type == LinkTarget.initiative.value,
+                init_link.c.excluded.is_(False),
+            ),
+        )
+        .join(
+            IKR,
+            and_(
+                IKR.c.initiative_id == init_link.c.target_id,
+                IKR.c.key_result_id == kr_items.c.target_id,
+            ),
+        )
+    )
+    both = pairs.subquery("counted_twice")
+    estimated = case((both.c.estimate.is_(None), 0), else_=1)
+    points = func.coalesce(both.c.estimate, 0.0)
+    return select(
+        both.c.target_id, *_pivot(both.c.status_category, both.c.deleted, 1, points, estimated)
+    ).group_by(both.c.target_id)
 
 
 async def key_result_tallies(
     session: AsyncSession, key_result_ids: Sequence[int] | None = None
 ) -> dict[int, Tally]:
-    """Work linked to each key result directly and through its initiatives, each item once."""
+    """Work linked to each key result directly and through its initiatives, each item once.
+
+    Direct work plus the work of the initiatives' linked anchors (each anchor once per key
+    result), minus the items counted both ways.
+    """
     kr_kind, init_kind = LinkTarget.key_result.value, LinkTarget.initiative.value
-    direct = effective_items(kr_kind, link_seed(kr_kind, key_result_ids), "kr_items")
-    init_seed = link_seed(init_kind, None)
-    if key_result_ids is not None:
-        init_seed = init_seed.where(
-            LINK.c.target_id.in_(
-                select(IKR.c.initiative_id).where(IKR.c.key_result_id.in_(list(key_result_ids)))
-            )
-        )
-    via = effective_items(init_kind, init_seed, "kr_initiative_items")
-    through = select(IKR.c.key_result_id.label("target_id"), via.c.item_id).join(
-        IKR, IKR.c.initiative_id == via.c.target_id
+    tallies = await _collect(session, _linked(kr_kind, key_result_ids), defaultdict(Tally))
+    anchors = (
+        select(IKR.c.key_result_id, LINK.c.work_item_id.label("anchor_id"))
+        .join(IKR, IKR.c.initiative_id == LINK.c.target_id)
+        .where(LINK.c.target_type == init_kind, LINK.c.excluded.is_(False))
+        .distinct()
     )
     if key_result_ids is not None:
-        through = through.where(IKR.c.key_result_id.in_(list(key_result_ids)))
-    members = union(select(direct.c.target_id, direct.c.item_id), through).subquery("kr_members")
-    tallies = await _aggregate(session, members)
+        anchors = anchors.where(IKR.c.key_result_id.in_(list(key_result_ids)))
+    via = anchors.subquery("kr_initiative_anchors")
+    await _collect(session, _summed(via.c.key_result_id, via.c.anchor_id, init_kind), tallies)
+    await _collect(session, _counted_twice(key_result_ids), tallies, sign=-1)
     for target_id, n in (await _manual_exclusions(session, kr_kind, key_result_ids)).items():
         tallies[target_id].manually_excluded = n
-    return tallies
+    return _rounded(tallies)
 
 
 async def epic_tallies(session: AsyncSession, epic_ids: Sequence[int]) -> dict[int, Tally]:
-    """Each epic with the descendants that follow its initiative link."""
-    if not epic_ids:
-        return {}
-    seed = select(WORK.c.id.label("target_id"), WORK.c.id.label("item_id")).where(
-        WORK.c.id.in_(list(epic_ids))
-    )
-    return await _aggregate(
-        session, effective_items(LinkTarget.initiative.value, seed, "epic_items")
-    )
+    """Each linked epic with the descendants that follow its initiative link (its anchor tally)."""
+    tallies: defaultdict[int, Tally] = defaultdict(Tally)
+    ids = sorted(set(epic_ids))
+    t = TALLY.c
+    for start in range(0, len(ids), 500):
+        stmt = (
+            select(
+                t.anchor_id,
+                *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated),
+            )
+            .where(
+                t.target_type == LinkTarget.initiative.value,
+                t.anchor_id.in_(ids[start : start + 500]),
+            )
+            .group_by(t.anchor_id)
+        )
+        await _collect(session, stmt, tallies)
+    return _rounded(tallies)
 
 
 async def linked_epics(

@@ -209,7 +209,9 @@ def objective_nodes(
 
 
 async def _all(session: AsyncSession, model: Any) -> list[Any]:
-    return list((await session.execute(select(model).order_by(col(model.id)))).scalars())
+    # Plain rows (attribute access like the model): ORM instances cost ~40 µs each to build.
+    table = model.__table__
+    return list((await session.execute(select(table).order_by(table.c.id))).all())
 
 
 async def _kr_initiatives(session: AsyncSession) -> dict[int, list[int]]:

@@ -21,6 +21,7 @@ from schemas.api.rules import RuleConditions
 from schemas.enums import LinkTarget
 from schemas.tables import MappingRule, WorkItem, WorkItemLink
 from schemas.types import utcnow
+from service.rules import membership
 from service.rules.conditions import (
     ITEM_COLUMNS,
     ItemFacts,
@@ -198,10 +199,18 @@ def _link_summary(change: LinkChange) -> dict[str, Any]:
     }
 
 
-async def write_plan(session: AsyncSession, plan: Plan, *, cause: str | None = None) -> None:
+async def write_plan(
+    session: AsyncSession,
+    plan: Plan,
+    *,
+    cause: str | None = None,
+    touched: Iterable[int] = (),
+) -> None:
     """Write a plan with bulk statements and change-feed rows (`link.added` / `link.removed`).
 
     The cause of each row is `cause` when given, else the provenance of the rule concerned.
+    Rollup membership is then refreshed for the re-linked items and for `touched` (items the
+    caller wrote), in one pass.
     """
     changes: list[dict[str, Any]] = []
     removed_ids = [c.link_id for c in plan.removed if c.link_id is not None]
@@ -260,15 +269,21 @@ async def write_plan(session: AsyncSession, plan: Plan, *, cause: str | None = N
                 )
             )
     await append_changes(session, changes)
+    relinked = {c.work_item_id for c in (*plan.added, *plan.removed)}
+    await membership.refresh(session, relinked.union(touched))
 
 
 async def apply_rules_to_items(
     session: AsyncSession, source_id: int, item_ids: Sequence[int]
 ) -> Plan:
-    """Re-evaluate every enabled rule for items just written by the upsert of `source_id`."""
+    """Re-evaluate every enabled rule for items just written by the upsert of `source_id`.
+
+    Also refreshes their rollup membership (parent, status, estimate or tombstone may have
+    changed), so the upsert's one call keeps rule links and rollups current.
+    """
     del source_id  # items carry their source; kept so callers state where the items came from
     if not item_ids:
         return Plan()
     plan = await plan_for_items(session, item_ids, await load_enabled_rules(session))
-    await write_plan(session, plan)
+    await write_plan(session, plan, touched=item_ids)
     return plan

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Exists, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from schemas.enums import LinkTarget, StatusCategory
-from schemas.tables import WorkItem, WorkItemLink
+from schemas.tables import WorkItem
+from service.rules import membership
 from service.store.pagination import paginate
 from service.store.repository import get_or_404
 
@@ -28,13 +29,10 @@ class WorkItemFilters:
     include_deleted: bool = False
 
 
-def _linked(target: LinkTarget, target_id: int) -> Exists:
-    return exists().where(
-        col(WorkItemLink.work_item_id) == col(WorkItem.id),
-        col(WorkItemLink.target_type) == target.value,
-        col(WorkItemLink.target_id) == target_id,
-        col(WorkItemLink.excluded).is_(False),
-    )
+def _member_of(target: LinkTarget, target_id: int) -> ColumnElement[bool]:
+    """Linked to the target, or inheriting that link from an ancestor (as rollups count)."""
+    members = membership.members(target.value).where(membership.LINK.c.target_id == target_id)
+    return col(WorkItem.id).in_(select(members.subquery().c.item_id))
 
 
 async def list_page(
@@ -48,9 +46,9 @@ async def list_page(
     if filters.status_category:
         stmt = stmt.where(col(WorkItem.status_category) == filters.status_category.value)
     if filters.initiative_id is not None:
-        stmt = stmt.where(_linked(LinkTarget.initiative, filters.initiative_id))
+        stmt = stmt.where(_member_of(LinkTarget.initiative, filters.initiative_id))
     if filters.key_result_id is not None:
-        stmt = stmt.where(_linked(LinkTarget.key_result, filters.key_result_id))
+        stmt = stmt.where(_member_of(LinkTarget.key_result, filters.key_result_id))
     if filters.updated_since is not None:
         stmt = stmt.where(col(WorkItem.upstream_updated_at) >= filters.updated_since)
     if filters.q:

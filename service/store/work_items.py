@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from schemas.tables import WorkItem
 from schemas.types import utcnow
@@ -26,6 +25,16 @@ from service.store.changes import append_changes, change_row, diff
 CONTENT_FIELDS: tuple[str, ...] = tuple(f for f in WorkItemIn.model_fields if f != "raw")
 # What a `work_item.created` change shows; updates show exactly the fields that differ.
 SUMMARY_FIELDS = ("key", "kind", "title", "status", "status_category", "parent_key", "estimate")
+_CONTENT_SET = set(CONTENT_FIELDS)
+# The stored columns the skip, guard and restore decisions read (and the parent id kept).
+_DECISION_COLUMNS = (
+    "id",
+    "external_id",
+    "content_hash",
+    "upstream_updated_at",
+    "deleted_at",
+    "parent_id",
+)
 _CHUNK = 500
 WORK_ITEM: Table = WorkItem.__table__  # type: ignore[attr-defined]
 
@@ -65,8 +74,10 @@ def _dedupe(items: Iterable[WorkItemIn]) -> list[WorkItemIn]:
 
 
 def _insert_stmt(dialect: str) -> Any:
+    # A Core insert on the table (not the ORM entity): the ORM bulk path costs more per row
+    # than the statement itself, and the rows are plain dicts anyway.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(WorkItem)
+    stmt = insert(WORK_ITEM)
     updatable = [*CONTENT_FIELDS, "raw", "content_hash", "updated_at", "deleted_at"]
     return stmt.on_conflict_do_update(
         index_elements=["source_id", "external_id"],
@@ -101,8 +112,9 @@ async def _upsert_chunk(
 ) -> UpsertResult:
     result = UpsertResult()
     table = WORK_ITEM
+    # Only what the skip/guard decisions need: `raw` is large and usually unchanged.
     existing_rows = await session.execute(
-        select(table).where(
+        select(*(table.c[name] for name in _DECISION_COLUMNS)).where(
             table.c.source_id == source_id,
             table.c.external_id.in_([i.external_id for i in items]),
         )
@@ -114,7 +126,7 @@ async def _upsert_chunk(
     for item in items:
         digest = content_hash(item)
         old = existing.get(item.external_id)
-        values = item.model_dump(include=set(CONTENT_FIELDS))
+        values = item.model_dump(include=_CONTENT_SET)
         if old is not None:
             if old["upstream_updated_at"] > item.upstream_updated_at:
                 result.stale += 1
@@ -139,13 +151,16 @@ async def _upsert_chunk(
         pending[item.external_id] = (kind, old, values)
     if not to_write:
         return result
+    await _load_old_content(session, [old for kind, old, _ in pending.values() if old])
 
     dialect = session.get_bind().dialect.name
     written = (await session.execute(_insert_stmt(dialect), to_write)).all()
     changes: list[dict[str, Any]] = []
+    resolve: list[tuple[int, dict[str, Any], int | None]] = []
     for row_id, external_id in written:
         kind, old, values = pending[external_id]
         result.changed_ids.append(row_id)
+        resolve.append((row_id, values, old["parent_id"] if old else None))
         if kind == "created":
             result.created += 1
             after = {k: values[k] for k in SUMMARY_FIELDS}
@@ -169,50 +184,103 @@ async def _upsert_chunk(
     # Rows the guard refused were overtaken by a concurrent, newer write.
     result.stale += len(to_write) - len(written)
     await append_changes(session, changes)
-    await _resolve_parents(session, source_id, result.changed_ids, [pending[e][2] for e in pending])
+    await _resolve_parents(session, source_id, resolve, [v for _, _, v in pending.values()])
     return result
 
 
-async def _resolve_parents(
-    session: AsyncSession, source_id: int, row_ids: list[int], values: list[dict[str, Any]]
-) -> None:
-    """Link written items to their parents, and earlier orphans to the newly written parents."""
-    if not row_ids:
+async def _load_old_content(session: AsyncSession, olds: list[dict[str, Any]]) -> None:
+    """Add the stored content fields to the rows about to be overwritten (for the diff)."""
+    if not olds:
         return
-    child = WORK_ITEM
-    parent = aliased(WORK_ITEM)
+    by_id = {old["id"]: old for old in olds}
+    rows = await session.execute(
+        select(WORK_ITEM.c.id, *(WORK_ITEM.c[name] for name in CONTENT_FIELDS)).where(
+            WORK_ITEM.c.id.in_(list(by_id))
+        )
+    )
+    for row in rows:
+        by_id[row.id].update(row._asdict())
+
+
+async def _resolve_parents(
+    session: AsyncSession,
+    source_id: int,
+    written: list[tuple[int, dict[str, Any], int | None]],
+    values: list[dict[str, Any]],
+) -> None:
+    """Link written items to their parents, and earlier orphans to the newly written parents.
+
+    `written` holds (row id, written values, parent id stored before the write); `values` every
+    item of the batch. A parent is found by `parent_external_id` when the item gives one, else
+    by `parent_key` (the lowest id with that key). Only rows whose parent id changes are updated.
+    """
+    if not written:
+        return
+    table = WORK_ITEM
+    # row id -> (parent external id, parent key, parent id stored now)
+    targets: dict[int, tuple[str | None, str | None, int | None]] = {
+        row_id: (v["parent_external_id"], v["parent_key"], current)
+        for row_id, v, current in written
+        if v["parent_external_id"] is not None or v["parent_key"] is not None
+    }
     new_external_ids = [v["external_id"] for v in values]
     new_keys = [v["key"] for v in values]
-    parent_id = (
-        select(parent.c.id)
-        .where(
-            parent.c.source_id == child.c.source_id,
-            or_(
-                parent.c.external_id == child.c.parent_external_id,
-                and_(child.c.parent_external_id.is_(None), parent.c.key == child.c.parent_key),
-            ),
-        )
-        .order_by(parent.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    for start in range(0, len(row_ids), _CHUNK):
-        ids = row_ids[start : start + _CHUNK]
-        ext = new_external_ids[start : start + _CHUNK]
-        keys = new_keys[start : start + _CHUNK]
-        await session.execute(
-            update(child)
-            .where(
-                child.c.source_id == source_id,
-                or_(
-                    child.c.id.in_(ids),
-                    and_(child.c.parent_id.is_(None), child.c.parent_external_id.in_(ext)),
-                    and_(child.c.parent_id.is_(None), child.c.parent_key.in_(keys)),
-                ),
-                or_(child.c.parent_external_id.is_not(None), child.c.parent_key.is_not(None)),
+    for column, wanted in (
+        (table.c.parent_external_id, new_external_ids),
+        (table.c.parent_key, new_keys),
+    ):
+        orphans = await session.execute(
+            select(table.c.id, table.c.parent_external_id, table.c.parent_key).where(
+                table.c.source_id == source_id, table.c.parent_id.is_(None), column.in_(wanted)
             )
-            .values(parent_id=parent_id)
         )
+        for row_id, parent_external_id, parent_key in orphans:
+            targets.setdefault(row_id, (parent_external_id, parent_key, None))
+    if not targets:
+        return
+    by_external_id = await _ids_by(
+        session,
+        source_id,
+        table.c.external_id,
+        {pe for pe, _, _ in targets.values() if pe is not None},
+    )
+    by_key = await _ids_by(
+        session,
+        source_id,
+        table.c.key,
+        {pk for pe, pk, _ in targets.values() if pe is None and pk is not None},
+    )
+    changed = []
+    for row_id, (parent_external_id, parent_key, current) in targets.items():
+        if parent_external_id is not None:
+            parent_id = by_external_id.get(parent_external_id)
+        else:
+            parent_id = by_key.get(parent_key) if parent_key is not None else None
+        if parent_id != current:
+            changed.append({"row_id": row_id, "new_parent_id": parent_id})
+    if changed:
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(parent_id=bindparam("new_parent_id")),
+            changed,
+        )
+
+
+async def _ids_by(
+    session: AsyncSession, source_id: int, column: Any, wanted: set[str]
+) -> dict[str, int]:
+    """The lowest row id per value of `column` (external id or key) within the source."""
+    found: dict[str, int] = {}
+    values = sorted(wanted)
+    for start in range(0, len(values), _CHUNK):
+        rows = await session.execute(
+            select(column, func.min(WORK_ITEM.c.id))
+            .where(WORK_ITEM.c.source_id == source_id, column.in_(values[start : start + _CHUNK]))
+            .group_by(column)
+        )
+        found.update({value: row_id for value, row_id in rows})
+    return found
 
 
 async def tombstone_work_items(
@@ -253,6 +321,9 @@ async def tombstone_work_items(
                 )
             )
         await append_changes(session, changes)
+    from service.rules.membership import refresh  # imported late, as in upsert_work_items
+
+    await refresh(session, tombstoned)  # tombstoned items leave the rollups
     return tombstoned
 
 
@@ -296,6 +367,9 @@ async def reconcile_live_ids(
             for row_id, deleted_at in back
         ],
     )
+    from service.rules.membership import refresh
+
+    await refresh(session, restored)
     return tombstoned, restored
 
 
