@@ -46,8 +46,8 @@ def service_settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def api(  # type: ignore[no-untyped-def]
-    db: Database, service_settings: Settings, box: SecretBox, admin_headers
+async def api(
+    db: Database, service_settings: Settings, box: SecretBox, admin_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The admin API; `api.app` is the app (set `app.state.sync_runner` to inject a runner)."""
     app = create_app(service_settings, database=db, secret_box=box)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time as _time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from service.simulator.middleware import SimulatorMiddleware
+from service.simulator.ratelimit import Budget, RetryWindows
 
 FIELDS = ("kind", "title", "status_category", "parent_key", "labels", "estimate")
 FINISHED = ("succeeded", "failed", "abandoned")
@@ -18,7 +23,7 @@ def source_bodies(sim_base: str, suffix: str = "") -> list[dict[str, Any]]:
             "kind": "github",
             "name": f"gh{suffix}",
             "base_url": f"{sim_base}/github",
-            "credentials": {"token": "t"},
+            "credentials": {"token": "ghp_e2eSimulatorToken0123456789"},
             "scope": {
                 "org": "acme",
                 "projects": [{"owner": "acme", "owner_type": "organization", "number": 1}],
@@ -28,7 +33,7 @@ def source_bodies(sim_base: str, suffix: str = "") -> list[dict[str, Any]]:
             "kind": "jira",
             "name": f"jira{suffix}",
             "base_url": f"{sim_base}/jira",
-            "credentials": {"email": "e@example.com", "api_token": "t"},
+            "credentials": {"email": "sync@example.com", "api_token": "jira-e2e-token-0123456789"},
             "scope": {"projects": ["PLAT", "MOB", "OPS"]},
         },
     ]
@@ -125,3 +130,37 @@ async def sim_stats(sim: httpx.AsyncClient) -> dict[str, Any]:
 
 def rate_limit_violations(stats: dict[str, Any]) -> int:
     return int(stats.get("rate_limit_violations", 0))
+
+
+class VirtualTime:
+    """Wall-clock time plus every wait skipped by `sleep`.
+
+    The engine sleeps through it (rate-limit waits and retry backoffs return at once) and the
+    simulator judges its Retry-After windows and budgets by `time`, so a client that does not
+    wait long enough still sends inside the window and is counted as a violation.
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return _time.time() + self.skipped
+
+    def clock(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.skipped += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+def judged_by(app: SimulatorMiddleware, time: VirtualTime) -> SimulatorMiddleware:
+    """The simulator `app` with its Retry-After windows and GitHub budgets on `time`."""
+    state = app.state
+    config = state.config
+    state.windows = RetryWindows(now=time.time)
+    state.core = Budget("core", config.rate_limit, config.rate_limit_window, now=time.time)
+    state.graphql = Budget("graphql", config.rate_limit, config.rate_limit_window, now=time.time)
+    return app
