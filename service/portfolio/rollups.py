@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, case, func, select
+from sqlalchemy import BindParameter, Select, Table, and_, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LinkTarget, StatusCategory
@@ -120,19 +120,31 @@ def _summed(target: Any, anchors: Any, target_type: str) -> Select[Any]:
     )
 
 
-def _linked(target_type: str, target_ids: Sequence[int] | None) -> Select[Any]:
+# The statements below are built once per shape (filtered or not) and reused: composing
+# the pivot expressions cost more per tree read than running them. Ids bind at execution.
+IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+
+def _params(ids: Sequence[int] | None) -> dict[str, Any]:
+    return {} if ids is None else {"ids": list(ids)}
+
+
+@cache
+def _linked(target_type: str, filtered: bool) -> Select[Any]:
     stmt = _summed(LINK.c.target_id, LINK.c.work_item_id, target_type).where(
         LINK.c.target_type == target_type, LINK.c.excluded.is_(False)
     )
-    if target_ids is not None:
-        stmt = stmt.where(LINK.c.target_id.in_(list(target_ids)))
-    return stmt
+    return stmt.where(LINK.c.target_id.in_(IDS)) if filtered else stmt
 
 
 async def _collect(
-    session: AsyncSession, stmt: Any, tallies: defaultdict[int, Tally], sign: int = 1
+    session: AsyncSession,
+    stmt: Any,
+    tallies: defaultdict[int, Tally],
+    ids: Sequence[int] | None,
+    sign: int = 1,
 ) -> defaultdict[int, Tally]:
-    for target_id, *values in await session.execute(stmt):
+    for target_id, *values in await session.execute(stmt, _params(ids)):
         _add(tallies[target_id], values, sign)
     return tallies
 
@@ -155,13 +167,15 @@ async def initiative_tallies(
 ) -> dict[int, Tally]:
     """Tallies for the given initiatives (all when None): the tallies of their linked anchors."""
     kind = LinkTarget.initiative.value
-    tallies = await _collect(session, _linked(kind, initiative_ids), defaultdict(Tally))
+    stmt = _linked(kind, initiative_ids is not None)
+    tallies = await _collect(session, stmt, defaultdict(Tally), initiative_ids)
     for target_id, n in (await _manual_exclusions(session, kind, initiative_ids)).items():
         tallies[target_id].manually_excluded = n
     return _rounded(tallies)
 
 
-def _counted_twice(key_result_ids: Sequence[int] | None) -> Select[Any]:
+@cache
+def _counted_twice(filtered: bool) -> Select[Any]:
     """Items counted for a key result both directly and through one of its initiatives."""
     kr_anchor = ANCHOR.alias("kr_anchor")
     init_anchor, init_link = ANCHOR.alias("init_anchor"), LINK.alias("init_link")
@@ -182,8 +196,8 @@ def _counted_twice(key_result_ids: Sequence[int] | None) -> Select[Any]:
         )
         .where(LINK.c.target_type == LinkTarget.key_result.value, LINK.c.excluded.is_(False))
     )
-    if key_result_ids is not None:
-        direct = direct.where(LINK.c.target_id.in_(list(key_result_ids)))
+    if filtered:
+        direct = direct.where(LINK.c.target_id.in_(IDS))
     # Evaluated first on purpose: direct key-result work is usually small, initiative work not.
     kr_items = direct.cte("kr_items").prefix_with("MATERIALIZED")
     pairs = (
@@ -226,6 +240,22 @@ def _counted_twice(key_result_ids: Sequence[int] | None) -> Select[Any]:
     ).group_by(both.c.target_id)
 
 
+@cache
+def _through_initiatives(filtered: bool) -> Select[Any]:
+    """Per key result, the tallies of the anchors linked to its initiatives, each anchor once."""
+    init_kind = LinkTarget.initiative.value
+    anchors = (
+        select(IKR.c.key_result_id, LINK.c.work_item_id.label("anchor_id"))
+        .join(IKR, IKR.c.initiative_id == LINK.c.target_id)
+        .where(LINK.c.target_type == init_kind, LINK.c.excluded.is_(False))
+        .distinct()
+    )
+    if filtered:
+        anchors = anchors.where(IKR.c.key_result_id.in_(IDS))
+    via = anchors.subquery("kr_initiative_anchors")
+    return _summed(via.c.key_result_id, via.c.anchor_id, init_kind)
+
+
 async def key_result_tallies(
     session: AsyncSession, key_result_ids: Sequence[int] | None = None
 ) -> dict[int, Tally]:
@@ -234,19 +264,13 @@ async def key_result_tallies(
     Direct work plus the work of the initiatives' linked anchors (each anchor once per key
     result), minus the items counted both ways.
     """
-    kr_kind, init_kind = LinkTarget.key_result.value, LinkTarget.initiative.value
-    tallies = await _collect(session, _linked(kr_kind, key_result_ids), defaultdict(Tally))
-    anchors = (
-        select(IKR.c.key_result_id, LINK.c.work_item_id.label("anchor_id"))
-        .join(IKR, IKR.c.initiative_id == LINK.c.target_id)
-        .where(LINK.c.target_type == init_kind, LINK.c.excluded.is_(False))
-        .distinct()
+    kr_kind = LinkTarget.key_result.value
+    filtered = key_result_ids is not None
+    tallies = await _collect(
+        session, _linked(kr_kind, filtered), defaultdict(Tally), key_result_ids
     )
-    if key_result_ids is not None:
-        anchors = anchors.where(IKR.c.key_result_id.in_(list(key_result_ids)))
-    via = anchors.subquery("kr_initiative_anchors")
-    await _collect(session, _summed(via.c.key_result_id, via.c.anchor_id, init_kind), tallies)
-    await _collect(session, _counted_twice(key_result_ids), tallies, sign=-1)
+    await _collect(session, _through_initiatives(filtered), tallies, key_result_ids)
+    await _collect(session, _counted_twice(filtered), tallies, key_result_ids, sign=-1)
     for target_id, n in (await _manual_exclusions(session, kr_kind, key_result_ids)).items():
         tallies[target_id].manually_excluded = n
     return _rounded(tallies)
@@ -256,21 +280,21 @@ async def epic_tallies(session: AsyncSession, epic_ids: Sequence[int]) -> dict[i
     """Each linked epic with the descendants that follow its initiative link (its anchor tally)."""
     tallies: defaultdict[int, Tally] = defaultdict(Tally)
     ids = sorted(set(epic_ids))
-    t = TALLY.c
     for start in range(0, len(ids), 500):
-        stmt = (
-            select(
-                t.anchor_id,
-                *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated),
-            )
-            .where(
-                t.target_type == LinkTarget.initiative.value,
-                t.anchor_id.in_(ids[start : start + 500]),
-            )
-            .group_by(t.anchor_id)
-        )
-        await _collect(session, stmt, tallies)
+        await _collect(session, _anchor_tallies(), tallies, ids[start : start + 500])
     return _rounded(tallies)
+
+
+@cache
+def _anchor_tallies() -> Select[Any]:
+    t = TALLY.c
+    return (
+        select(
+            t.anchor_id, *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated)
+        )
+        .where(t.target_type == LinkTarget.initiative.value, t.anchor_id.in_(IDS))
+        .group_by(t.anchor_id)
+    )
 
 
 async def linked_epics(

@@ -55,14 +55,16 @@ def _work_rollup(
         "health": rollups.health(progress, start, target, ctx.policy),
         "start_date": start,
         "target_date": target,
-        "explanation": Explanation(
-            formula=tally.formula(),
-            counts=tally.counts,
-            points=tally.points,
-            excluded=[Excluded(**e) for e in tally.excluded()],
-            elapsed=rollups.elapsed_share(start, target, ctx.policy.today),
-            health_rule=ctx.policy.describe() if start and target else None,
-        ),
+        # A plain dict: the node's one validation call builds it (and its `excluded` list)
+        # in pydantic-core, far cheaper than a Python-level model per part for ~1,000 nodes.
+        "explanation": {
+            "formula": tally.formula(),
+            "counts": tally.counts,
+            "points": tally.points,
+            "excluded": tally.excluded(),
+            "elapsed": rollups.elapsed_share(start, target, ctx.policy.today),
+            "health_rule": ctx.policy.describe() if start and target else None,
+        },
         "as_of": ctx.now,
     }
 
@@ -101,9 +103,9 @@ async def key_result_nodes(
             data = _work_rollup(
                 "key_result", kr.id, kr.title, tallies.get(kr.id) or Tally(), kr, ctx
             )
-            data["explanation"].formula = (
+            data["explanation"]["formula"] = (
                 "work linked to the key result directly and through its initiatives, each item "
-                "once; " + data["explanation"].formula
+                "once; " + data["explanation"]["formula"]
             )
             nodes[kr.id] = KeyResultNode(**data)
             continue

@@ -178,17 +178,24 @@ async def _serialize(session: AsyncSession) -> None:
     Deltas are computed from stored anchor rows, so two concurrent refreshes of one item could
     both apply the same delta. SQLite writers are serialized already; on PostgreSQL the feed's
     transaction-scoped advisory lock is re-entrant and usually held by the caller anyway.
+
+    JIT is switched off for the rest of the transaction: the per-row probes below are costed
+    high (the planner assumes ~45 children per parent), which crossed `jit_above_cost` and
+    spent ~30 ms compiling each sub-millisecond statement of a sync page.
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_FEED_LOCK_KEY}
         )
+        await session.execute(text("SET LOCAL jit = off"))
 
 
 async def _work_rows(
     session: AsyncSession, ids: Sequence[int]
-) -> dict[int, tuple[int | None, Values]]:
+) -> tuple[dict[int, tuple[int | None, Values]], dict[int, set[str]]]:
+    """Parent and counted values of each item, and the target types it has own links of."""
     found: dict[int, tuple[int | None, Values]] = {}
+    own: dict[int, set[str]] = defaultdict(set)
     for start in range(0, len(ids), _CHUNK):
         rows = await session.execute(
             select(
@@ -197,24 +204,13 @@ async def _work_rows(
                 WORK.c.status_category,
                 WORK.c.estimate,
                 WORK.c.deleted_at.is_not(None),
+                *(_own_link(WORK.c.id, target_type) for target_type in TARGET_TYPES),
             ).where(WORK.c.id.in_(ids[start : start + _CHUNK]))
         )
-        for item_id, parent_id, category, estimate, deleted in rows:
+        for item_id, parent_id, category, estimate, deleted, *linked in rows:
             found[item_id] = (parent_id, (category, estimate, bool(deleted)))
-    return found
-
-
-async def _own_types(session: AsyncSession, ids: Sequence[int]) -> dict[int, set[str]]:
-    found: dict[int, set[str]] = defaultdict(set)
-    for start in range(0, len(ids), _CHUNK):
-        rows = await session.execute(
-            select(LINK.c.work_item_id, LINK.c.target_type)
-            .where(LINK.c.work_item_id.in_(ids[start : start + _CHUNK]))
-            .distinct()
-        )
-        for item_id, target_type in rows:
-            found[item_id].add(target_type)
-    return found
+            own[item_id].update(t for t, has in zip(TARGET_TYPES, linked, strict=True) if has)
+    return found, own
 
 
 def _row(anchor_id: Any, category: Any, estimate: Any, deleted: Any) -> Row | None:
@@ -269,34 +265,31 @@ def _anchors_of(
     return {item_id: anchor(item_id, frozenset()) for item_id in work}
 
 
+def _anchor_of(item: Any, target_type: str) -> Any:
+    # A scalar subquery (one primary-key probe per row): as a join, PostgreSQL misjudged
+    # the row count and hashed the whole anchor table on every page.
+    return (
+        select(ANCHOR.c.anchor_id)
+        .where(ANCHOR.c.work_item_id == item, ANCHOR.c.target_type == target_type)
+        .scalar_subquery()
+    )
+
+
 async def _adopting_parents(session: AsyncSession, ids: Sequence[int]) -> dict[str, set[int]]:
     """Touched items with a child whose anchor disagrees with theirs (a child just attached)."""
     found: dict[str, set[int]] = defaultdict(set)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        parts = []
-        for target_type in TARGET_TYPES:
-            mine, theirs = ANCHOR.alias(), ANCHOR.alias()
-            parts.append(
-                select(literal(target_type).label("target_type"), WORK.c.parent_id)
-                .select_from(WORK)
-                .outerjoin(
-                    mine,
-                    and_(mine.c.work_item_id == WORK.c.id, mine.c.target_type == target_type),
-                )
-                .outerjoin(
-                    theirs,
-                    and_(
-                        theirs.c.work_item_id == WORK.c.parent_id,
-                        theirs.c.target_type == target_type,
-                    ),
-                )
-                .where(
-                    WORK.c.parent_id.in_(chunk),
-                    ~_own_link(WORK.c.id, target_type),
-                    ~mine.c.anchor_id.is_not_distinct_from(theirs.c.anchor_id),
-                )
+        parts = [
+            select(literal(target_type).label("target_type"), WORK.c.parent_id).where(
+                WORK.c.parent_id.in_(chunk),
+                ~_own_link(WORK.c.id, target_type),
+                _anchor_of(WORK.c.id, target_type).is_distinct_from(
+                    _anchor_of(WORK.c.parent_id, target_type)
+                ),
             )
+            for target_type in TARGET_TYPES
+        ]
         for target_type, parent_id in await session.execute(union_all(*parts)):
             found[target_type].add(parent_id)
     return found
@@ -326,19 +319,14 @@ async def _walk(
                 WORK.c.status_category,
                 WORK.c.estimate,
                 WORK.c.deleted_at.is_not(None),
-                ANCHOR.c.anchor_id,
-                ANCHOR.c.status_category,
-                ANCHOR.c.estimate,
-                ANCHOR.c.deleted,
-            )
-            .join(WORK, WORK.c.id == tree.c.id)
-            .outerjoin(
-                ANCHOR,
-                and_(ANCHOR.c.work_item_id == tree.c.id, ANCHOR.c.target_type == target_type),
-            )
+            ).join(WORK, WORK.c.id == tree.c.id)
         )
-        for item_id, parent_id, category, estimate, deleted, *old in result:
-            rows[item_id] = (parent_id, (category, estimate, bool(deleted)), _row(*old))
+        for item_id, parent_id, category, estimate, deleted in result:
+            rows[item_id] = (parent_id, (category, estimate, bool(deleted)), None)
+    # Stored anchors by primary key (a join here hashed the whole anchor table on PostgreSQL).
+    stored = await _stored(session, sorted(rows))
+    for item_id, (parent_id, values, _) in rows.items():
+        rows[item_id] = (parent_id, values, stored.get((item_id, target_type)))
 
     memo: dict[int, int | None] = {}
 
@@ -376,9 +364,8 @@ async def refresh(session: AsyncSession, item_ids: Iterable[int]) -> None:
     if not ids:
         return
     await _serialize(session)
-    work = await _work_rows(session, ids)
+    work, own = await _work_rows(session, ids)
     ids = sorted(work)
-    own = await _own_types(session, ids)
     parents = {parent for parent, _ in work.values() if parent is not None}
     stored = await _stored(session, sorted(set(ids) | parents))
     writes = _Writes()
