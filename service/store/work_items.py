@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,16 @@ _DECISION_COLUMNS = (
     "upstream_updated_at",
     "deleted_at",
     "parent_id",
+)
+# Columns the upsert, parent resolution and rollup refresh filter on.
+_LOOKUP_COLUMNS = (
+    "source_id",
+    "external_id",
+    "key",
+    "parent_id",
+    "parent_external_id",
+    "parent_key",
+    "deleted_at",
 )
 _CHUNK = 500
 WORK_ITEM: Table = WorkItem.__table__  # type: ignore[attr-defined]
@@ -371,6 +381,19 @@ async def reconcile_live_ids(
 
     await refresh(session, restored)
     return tombstoned, restored
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """PostgreSQL: refresh the planner statistics of the columns the upsert looks rows up by.
+
+    A bulk load outgrows them fast (a table never analyzed looks nearly empty, a new source's
+    id looks rare), and the planner then scans every row of the source for each page instead
+    of probing the unique index; autovacuum catches up only a minute or more later.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    columns = ", ".join(("id", *_LOOKUP_COLUMNS))
+    await session.execute(text(f"ANALYZE work_item ({columns})"))
 
 
 async def count_for_source(session: AsyncSession, source_id: int) -> int:

@@ -29,11 +29,20 @@ from service.logs import redact
 from service.security import SecretBox
 from service.sources import store as sources
 from service.store.db import Database
-from service.store.work_items import UpsertResult, reconcile_live_ids, upsert_work_items
+from service.store.work_items import (
+    UpsertResult,
+    reconcile_live_ids,
+    refresh_statistics,
+    upsert_work_items,
+)
 from service.sync import leases, metrics
 from service.sync import store as sync_store
 
 logger = logging.getLogger(__name__)
+
+# PostgreSQL: refresh planner statistics once a run has created this many items, then each
+# time the run's created count doubles (a bulk load would otherwise be planned as a tiny table).
+ANALYZE_FIRST_AT = 100
 
 Clock = Callable[[], datetime]
 # Called after each page is committed: (page number from 1, the page, the run's counters).
@@ -228,6 +237,7 @@ class SyncEngine:
                 sources.apply_discovery(source, discovered)
         if plan.mode is not SyncMode.reconcile:
             number = 0
+            analyze_at = ANALYZE_FIRST_AT
             async for page in connector.read(plan.state):
                 async with self.db.session() as session:
                     await self._renew(session, plan.source_id)
@@ -241,6 +251,10 @@ class SyncEngine:
                 # Counted only once committed: a rolled-back page never shows on the run.
                 counters.add(result)
                 number += 1
+                if self.db.is_postgres and counters.created >= analyze_at:
+                    async with self.db.session() as session:
+                        await refresh_statistics(session)
+                    analyze_at = 2 * counters.created
                 if self.on_page is not None:
                     await self.on_page(number, page, counters)
         if plan.reconcile:

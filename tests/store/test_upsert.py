@@ -137,3 +137,68 @@ async def test_failed_transaction_leaves_no_rows_and_no_changes(db: Database) ->
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(WorkItem)) == 0
         assert await session.scalar(select(func.count()).select_from(Change)) == 0
+
+
+async def test_moved_child_follows_its_new_parent_and_orphans_wait(db: Database) -> None:
+    source_id = await make_source(db)
+    async with db.session() as session:
+        await upsert_work_items(
+            session,
+            source_id,
+            [
+                item(1, kind="epic"),
+                item(2, kind="epic"),
+                item(3, parent_external_id="ext-1"),
+                # Names a parent that is not stored yet: stays an orphan, by key too.
+                item(4, parent_external_id="ext-9", parent_key="PROJ-2"),
+                item(5, parent_key="PROJ-8"),
+            ],
+            cause="t",
+        )
+    rows = await _rows(db)
+    assert rows["ext-3"].parent_id == rows["ext-1"].id
+    assert rows["ext-4"].parent_id is None  # the external id wins over the key
+    assert rows["ext-5"].parent_id is None
+    async with db.session() as session:
+        await upsert_work_items(
+            session, source_id, [item(3, minutes=1, parent_external_id="ext-2")], cause="t"
+        )
+    assert (await _rows(db))["ext-3"].parent_id == rows["ext-2"].id
+    # Parents arriving in a later batch adopt the orphans waiting for them.
+    async with db.session() as session:
+        await upsert_work_items(session, source_id, [item(9), item(8)], cause="t")
+    rows = await _rows(db)
+    assert rows["ext-4"].parent_id == rows["ext-9"].id
+    assert rows["ext-5"].parent_id == rows["ext-8"].id
+    # A content change that keeps the parent leaves it in place.
+    async with db.session() as session:
+        await upsert_work_items(
+            session,
+            source_id,
+            [item(4, minutes=2, title="t2", parent_external_id="ext-9", parent_key="PROJ-2")],
+            cause="t",
+        )
+    assert (await _rows(db))["ext-4"].parent_id == rows["ext-9"].id
+
+
+async def test_update_and_restore_diff_against_the_stored_content(db: Database) -> None:
+    source_id = await make_source(db)
+    async with db.session() as session:
+        await upsert_work_items(
+            session, source_id, [item(1, raw={"big": "x" * 1000})], cause="sync:1"
+        )
+        await tombstone_work_items(session, source_id, ["ext-1"], cause="sync:1")
+    async with db.session() as session:
+        result = await upsert_work_items(
+            session, source_id, [item(1, minutes=1, labels=["frontend"])], cause="sync:2"
+        )
+    assert result.restored == 1
+    async with db.session() as session:
+        change = (
+            (await session.execute(select(Change).order_by(Change.id.desc()))).scalars().first()
+        )
+    assert change is not None and change.type == "work_item.restored"
+    assert change.before is not None and change.after is not None
+    assert change.before["labels"] == ["backend"] and change.after["labels"] == ["frontend"]
+    assert change.after["deleted_at"] is None and change.before["deleted_at"] is not None
+    assert (await _rows(db))["ext-1"].raw == {}
