@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,33 @@ class _Parsed:
     payload: dict[str, Any]
 
 
+class SourceCache:
+    """Sources the receiver has seen, with their decrypted webhook secret, for `ttl` seconds.
+
+    Saves a transaction (on SQLite, a write lock) and a decryption per delivery. Only found
+    sources are kept, so a source created a moment ago answers its first `ping`; a changed
+    secret, scope or `enabled` flag takes effect within `ttl`.
+    """
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[int, tuple[float, Source, str]] = {}
+
+    async def get(
+        self, db: Database, secret_box: SecretBox, source_id: int, kind: SourceKind
+    ) -> tuple[Source, str]:
+        entry = self._entries.get(source_id)
+        if entry is not None and entry[0] > self.clock() and entry[1].kind == kind.value:
+            return entry[1], entry[2]
+        source = await _load_source(db, source_id, kind)
+        secret = _secret(source, secret_box)
+        if len(self._entries) > 1000:
+            self._entries.clear()
+        self._entries[source_id] = (self.clock() + self.ttl, source, secret)
+        return source, secret
+
+
 async def receive(
     db: Database,
     secret_box: SecretBox,
@@ -81,10 +109,12 @@ async def receive(
     source_id: int,
     headers: Mapping[str, str],
     body: bytes,
+    *,
+    sources: SourceCache | None = None,
 ) -> Receipt:
     """Store one delivery; raise a ServiceError (401/400/404/503) when it is refused."""
-    source = await _load_source(db, source_id, kind)
-    secret = _secret(source, secret_box)
+    cache = sources or SourceCache(ttl=0)
+    source, secret = await cache.get(db, secret_box, source_id, kind)
     verify = (
         github_webhooks.verify_signature
         if kind is SourceKind.github

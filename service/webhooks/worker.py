@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DEFAULT_BATCH = 50
+# A SQLite batch holds the only write lock: keep it short so receivers are not kept waiting.
+SQLITE_BATCH = 2
+# Between SQLite batches the worker pauses so that waiting receivers get the write lock (the
+# busy handler retries on a timer, and a worker looping straight back would win every time).
+SQLITE_PAUSE_SECONDS = 0.005
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 3600.0
 _WAKE_ATTR = "webhook_inbox_wake"
@@ -47,10 +52,12 @@ async def drain_once(
     db: Database,
     *,
     max_attempts: int = 8,
-    limit: int = DEFAULT_BATCH,
+    limit: int | None = None,
     clock: Clock = utcnow,
 ) -> int:
     """Apply one batch of due deliveries; return how many rows were handled (0: nothing due)."""
+    if limit is None:
+        limit = SQLITE_BATCH if db.is_sqlite else DEFAULT_BATCH
     now = clock()
     async with db.session() as session:
         rows = await inbox.claim_due(session, now=now, limit=limit)
@@ -155,7 +162,9 @@ async def start_inbox_worker(app: FastAPI) -> Callable[[], Awaitable[None]]:
         while not stopping.is_set():
             wakeup.clear()
             try:
-                await run_until_drained(db, max_attempts=settings.webhook_max_attempts)
+                while await drain_once(db, max_attempts=settings.webhook_max_attempts):
+                    if db.is_sqlite:
+                        await asyncio.sleep(SQLITE_PAUSE_SECONDS)
             except Exception:
                 # Database gone or busy: keep the process alive and try again at the next tick.
                 logger.exception("webhook inbox worker: batch failed")

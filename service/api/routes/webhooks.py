@@ -54,6 +54,13 @@ async def read_capped_body(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
+def _source_cache(request: Request) -> receiver.SourceCache:
+    cache: receiver.SourceCache | None = getattr(request.app.state, "webhook_sources", None)
+    if cache is None:
+        cache = request.app.state.webhook_sources = receiver.SourceCache()
+    return cache
+
+
 async def _receive(
     kind: SourceKind,
     source_id: int,
@@ -66,7 +73,13 @@ async def _receive(
     body = await read_capped_body(request, settings.webhook_max_body_bytes)
     try:
         receipt = await receiver.receive(
-            db, secret_box, kind, source_id, dict(request.headers), body
+            db,
+            secret_box,
+            kind,
+            source_id,
+            dict(request.headers),
+            body,
+            sources=_source_cache(request),
         )
     except receiver.InboxUnavailable as exc:
         return problem(503, exc.detail, headers={"Retry-After": str(exc.retry_after)})
