@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -164,7 +165,6 @@ async def measure(url: str, requests: int) -> dict[str, Any]:
         secret_box=SecretBox([generate_secret_key()]),
     )
     headers = {"Authorization": f"Bearer {key}"}
-    timings: list[float] = []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         first = time.perf_counter()
@@ -172,24 +172,76 @@ async def measure(url: str, requests: int) -> dict[str, Any]:
         first_ms = (time.perf_counter() - first) * 1000
         response.raise_for_status()
         body = response.json()
-        for _ in range(requests):
-            t0 = time.perf_counter()
-            response = await client.get("/api/v1/portfolio", headers=headers)
-            timings.append((time.perf_counter() - t0) * 1000)
-            response.raise_for_status()
+        tree = await _timed(client, headers, ["/api/v1/portfolio"] * requests)
+        # The same requests once more with the start-up heap frozen (`gc.freeze()`): each tree
+        # keeps ~25,000 objects alive, and CPython's full collections (every few requests)
+        # otherwise walk the whole process heap; this shows how much of the tail that is.
+        gc.collect()
+        gc.freeze()
+        try:
+            frozen = await _timed(client, headers, ["/api/v1/portfolio"] * requests)
+        finally:
+            gc.unfreeze()
+        progress = await _timed(
+            client,
+            headers,
+            [
+                path
+                for n in range(1, requests + 1)
+                for path in (
+                    f"/api/v1/initiatives/{n}/progress",
+                    f"/api/v1/key-results/{2 * (n % 50) + 1}/progress",
+                    f"/api/v1/objectives/{n % OBJECTIVES + 1}/progress",
+                )
+            ],
+        )
     await db.dispose()
-    timings.sort()
     return {
         "items": ITEMS,
         "initiatives": INITIATIVES,
         "requests": requests,
         "seed_seconds": round(seeded, 2),
         "first_request_ms": round(first_ms, 1),
-        "p50_ms": round(statistics.median(timings), 1),
-        "p99_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 1),
-        "max_ms": round(timings[-1], 1),
+        **tree["figures"],
+        "gc_full_collections": tree["gc_full"],
+        "gc_full_max_ms": tree["gc_full_max_ms"],
+        "with_frozen_startup_heap": frozen["figures"],
+        "progress_endpoints": progress["figures"],
         "response_bytes": len(response.content),
         "objectives_in_tree": len(body["objectives"]),
+    }
+
+
+async def _timed(client: httpx.AsyncClient, headers: dict[str, str], paths: list[str]) -> Any:
+    """Time each GET in turn; also count full (generation 2) garbage collections meanwhile."""
+    pauses: list[float] = []
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif info["generation"] == 2 and started:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
+    timings: list[float] = []
+    try:
+        for path in paths:
+            t0 = time.perf_counter()
+            response = await client.get(path, headers=headers)
+            timings.append((time.perf_counter() - t0) * 1000)
+            response.raise_for_status()
+    finally:
+        gc.callbacks.remove(on_gc)
+    timings.sort()
+    return {
+        "figures": {
+            "p50_ms": round(statistics.median(timings), 1),
+            "p99_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 1),
+            "max_ms": round(timings[-1], 1),
+        },
+        "gc_full": len(pauses),
+        "gc_full_max_ms": round(max(pauses, default=0.0), 1),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,23 +64,30 @@ async def _latest(
     return found
 
 
-async def record(
-    session: AsyncSession, rollups: Sequence[Rollup], *, now: datetime, interval_seconds: int
-) -> int:
-    """Store a snapshot for each node whose value changed since its last one; returns how many.
+Latest = dict[tuple[str, int], tuple[float | None, str | None, datetime]]
+
+
+async def latest(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> Latest:
+    """The last recorded (progress, health, recorded_at) of each (node_type, node_id)."""
+    return await _latest(session, list(dict.fromkeys(keys)))
+
+
+def due(
+    rollups: Sequence[Rollup], last: Latest, *, now: datetime, interval_seconds: int
+) -> list[dict[str, Any]]:
+    """Snapshot rows for the nodes whose value changed since their last snapshot.
 
     A changed value is recorded only once the last snapshot is `interval_seconds` old, so a
     busy node yields at most one row per interval.
     """
     unique = {(r.node_type, r.node_id): r for r in rollups}
-    latest = await _latest(session, list(unique))
     interval = timedelta(seconds=interval_seconds)
     rows = []
     for key, rollup in unique.items():
-        last = latest.get(key)
-        if last is not None and (
-            _value(last[0], last[1]) == _value(rollup.progress, rollup.health)
-            or now - last[2] < interval
+        previous = last.get(key)
+        if previous is not None and (
+            _value(previous[0], previous[1]) == _value(rollup.progress, rollup.health)
+            or now - previous[2] < interval
         ):
             continue
         rows.append(
@@ -94,9 +102,21 @@ async def record(
                 "recorded_at": now,
             }
         )
+    return rows
+
+
+async def write(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if rows:
         await session.execute(insert(ProgressSnapshot), rows)
     return len(rows)
+
+
+async def record(
+    session: AsyncSession, rollups: Sequence[Rollup], *, now: datetime, interval_seconds: int
+) -> int:
+    """Store a snapshot for each node whose value changed (see `due`); returns how many."""
+    last = await latest(session, [(r.node_type, r.node_id) for r in rollups])
+    return await write(session, due(rollups, last, now=now, interval_seconds=interval_seconds))
 
 
 async def at(
