@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,9 +25,7 @@ from rich.tree import Tree
 
 from schemas.enums import Role
 from service.config import Settings
-from service.runtime import build_app
 from service.simulator.config import SimulatorConfig
-from service.simulator.server import run_in_thread
 from service.store import api_keys
 from service.store.db import Database
 
@@ -226,6 +223,12 @@ def _print_tree(portfolio: dict[str, Any]) -> None:
 async def run_demo(
     *, github_issues: int, jira_issues: int, seed: int, exit_after_sync: bool, db_path: Path
 ) -> int:
+    # Imported here so that every other `portfolio-sync` command starts without them.
+    import uvicorn
+
+    from service.runtime import build_app
+    from service.simulator.server import run_in_thread
+
     host = "127.0.0.1"
     started = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):

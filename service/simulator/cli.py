@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
-import uvicorn
 
-from service.simulator.app import create_app
 from service.simulator.config import DEFAULT_ANCHOR, SimulatorConfig
 
 
@@ -49,6 +47,10 @@ def simulator(
     )
     base = f"http://{host}:{port}"
     typer.echo(f"GitHub base URL: {base}/github   Jira base URL: {base}/jira")
+    import uvicorn  # here, so the service's other commands start without the simulator
+
+    from service.simulator.app import create_app
+
     uvicorn.run(create_app(config), host=host, port=port, http="h11", log_level=log_level)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -106,7 +107,9 @@ def safe_message(exc: BaseException, secrets: list[str]) -> str:
     text = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            # Whole values only: a short secret must not blank letters inside ordinary words.
+            pattern = rf"(?<![A-Za-z0-9_\-.]){re.escape(secret)}(?![A-Za-z0-9_\-.])"
+            text = re.sub(pattern, "***", text)
     return redact(text)[:2000]
 
 

@@ -1,4 +1,5 @@
 import typer
+import uvicorn
 from typer.testing import CliRunner
 
 from service.simulator import cli
@@ -10,7 +11,7 @@ def test_simulator_command_registers_with_typer(monkeypatch) -> None:
     def fake_run(app, **kwargs) -> None:
         started.update(kwargs, state=app.state)
 
-    monkeypatch.setattr(cli.uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn, "run", fake_run)
     app = typer.Typer()
     app.command("simulator")(cli.simulator)
     app.command("noop")(lambda: None)
