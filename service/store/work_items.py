@@ -83,7 +83,7 @@ def _dedupe(items: Iterable[WorkItemIn]) -> list[WorkItemIn]:
     return list(newest.values())
 
 
-def _insert_stmt(dialect: str) -> Any:
+def _build_insert(dialect: str) -> Any:
     # A Core insert on the table (not the ORM entity): the ORM bulk path costs more per row
     # than the statement itself, and the rows are plain dicts anyway.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -95,6 +95,42 @@ def _insert_stmt(dialect: str) -> Any:
         # Guard against a concurrent writer having stored a newer version meanwhile.
         where=WORK_ITEM.c.upstream_updated_at <= stmt.excluded.upstream_updated_at,
     ).returning(WORK_ITEM.c.id, WORK_ITEM.c.external_id)
+
+
+# Statements are built once: constructing them (above all the `excluded` alias) cost more
+# per page than running them. Lists are expanding bind parameters.
+_INSERTS = {dialect: _build_insert(dialect) for dialect in ("postgresql", "sqlite")}
+_EXISTING = select(*(WORK_ITEM.c[name] for name in _DECISION_COLUMNS)).where(
+    WORK_ITEM.c.source_id == bindparam("source_id"),
+    WORK_ITEM.c.external_id.in_(bindparam("values", expanding=True)),
+)
+_OLD_CONTENT = select(WORK_ITEM.c.id, *(WORK_ITEM.c[name] for name in CONTENT_FIELDS)).where(
+    WORK_ITEM.c.id.in_(bindparam("values", expanding=True))
+)
+_ORPHANS = {
+    column.name: select(
+        WORK_ITEM.c.id, WORK_ITEM.c.parent_external_id, WORK_ITEM.c.parent_key
+    ).where(
+        WORK_ITEM.c.source_id == bindparam("source_id"),
+        WORK_ITEM.c.parent_id.is_(None),
+        column.in_(bindparam("values", expanding=True)),
+    )
+    for column in (WORK_ITEM.c.parent_external_id, WORK_ITEM.c.parent_key)
+}
+_LOWEST_ID_BY = {
+    column.name: select(column, func.min(WORK_ITEM.c.id))
+    .where(
+        WORK_ITEM.c.source_id == bindparam("source_id"),
+        column.in_(bindparam("values", expanding=True)),
+    )
+    .group_by(column)
+    for column in (WORK_ITEM.c.external_id, WORK_ITEM.c.key)
+}
+_SET_PARENT = (
+    update(WORK_ITEM)
+    .where(WORK_ITEM.c.id == bindparam("row_id"))
+    .values(parent_id=bindparam("new_parent_id"))
+)
 
 
 async def upsert_work_items(
@@ -121,13 +157,9 @@ async def _upsert_chunk(
     session: AsyncSession, source_id: int, items: list[WorkItemIn], cause: str
 ) -> UpsertResult:
     result = UpsertResult()
-    table = WORK_ITEM
     # Only what the skip/guard decisions need: `raw` is large and usually unchanged.
     existing_rows = await session.execute(
-        select(*(table.c[name] for name in _DECISION_COLUMNS)).where(
-            table.c.source_id == source_id,
-            table.c.external_id.in_([i.external_id for i in items]),
-        )
+        _EXISTING, {"source_id": source_id, "values": [i.external_id for i in items]}
     )
     existing = {row.external_id: row._asdict() for row in existing_rows}
     now = utcnow()
@@ -164,7 +196,7 @@ async def _upsert_chunk(
     await _load_old_content(session, [old for kind, old, _ in pending.values() if old])
 
     dialect = session.get_bind().dialect.name
-    written = (await session.execute(_insert_stmt(dialect), to_write)).all()
+    written = (await session.execute(_INSERTS[dialect], to_write)).all()
     changes: list[dict[str, Any]] = []
     resolve: list[tuple[int, dict[str, Any], int | None]] = []
     for row_id, external_id in written:
@@ -203,12 +235,7 @@ async def _load_old_content(session: AsyncSession, olds: list[dict[str, Any]]) -
     if not olds:
         return
     by_id = {old["id"]: old for old in olds}
-    rows = await session.execute(
-        select(WORK_ITEM.c.id, *(WORK_ITEM.c[name] for name in CONTENT_FIELDS)).where(
-            WORK_ITEM.c.id.in_(list(by_id))
-        )
-    )
-    for row in rows:
+    for row in await session.execute(_OLD_CONTENT, {"values": list(by_id)}):
         by_id[row.id].update(row._asdict())
 
 
@@ -226,7 +253,6 @@ async def _resolve_parents(
     """
     if not written:
         return
-    table = WORK_ITEM
     # row id -> (parent external id, parent key, parent id stored now)
     targets: dict[int, tuple[str | None, str | None, int | None]] = {
         row_id: (v["parent_external_id"], v["parent_key"], current)
@@ -235,29 +261,24 @@ async def _resolve_parents(
     }
     new_external_ids = [v["external_id"] for v in values]
     new_keys = [v["key"] for v in values]
-    for column, wanted in (
-        (table.c.parent_external_id, new_external_ids),
-        (table.c.parent_key, new_keys),
-    ):
+    for column, wanted in (("parent_external_id", new_external_ids), ("parent_key", new_keys)):
         orphans = await session.execute(
-            select(table.c.id, table.c.parent_external_id, table.c.parent_key).where(
-                table.c.source_id == source_id, table.c.parent_id.is_(None), column.in_(wanted)
-            )
+            _ORPHANS[column], {"source_id": source_id, "values": wanted}
         )
         for row_id, parent_external_id, parent_key in orphans:
             targets.setdefault(row_id, (parent_external_id, parent_key, None))
     if not targets:
         return
-    by_external_id = await _ids_by(
+    by_external_id = await _lowest_ids(
         session,
         source_id,
-        table.c.external_id,
+        "external_id",
         {pe for pe, _, _ in targets.values() if pe is not None},
     )
-    by_key = await _ids_by(
+    by_key = await _lowest_ids(
         session,
         source_id,
-        table.c.key,
+        "key",
         {pk for pe, pk, _ in targets.values() if pe is None and pk is not None},
     )
     changed = []
@@ -269,25 +290,19 @@ async def _resolve_parents(
         if parent_id != current:
             changed.append({"row_id": row_id, "new_parent_id": parent_id})
     if changed:
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values(parent_id=bindparam("new_parent_id")),
-            changed,
-        )
+        await session.execute(_SET_PARENT, changed)
 
 
-async def _ids_by(
-    session: AsyncSession, source_id: int, column: Any, wanted: set[str]
+async def _lowest_ids(
+    session: AsyncSession, source_id: int, column: str, wanted: set[str]
 ) -> dict[str, int]:
     """The lowest row id per value of `column` (external id or key) within the source."""
     found: dict[str, int] = {}
     values = sorted(wanted)
     for start in range(0, len(values), _CHUNK):
         rows = await session.execute(
-            select(column, func.min(WORK_ITEM.c.id))
-            .where(WORK_ITEM.c.source_id == source_id, column.in_(values[start : start + _CHUNK]))
-            .group_by(column)
+            _LOWEST_ID_BY[column],
+            {"source_id": source_id, "values": values[start : start + _CHUNK]},
         )
         found.update({value: row_id for value, row_id in rows})
     return found

@@ -4,15 +4,21 @@ Each page is stored in ONE transaction together with its checkpoint, the run's c
 lease renewal, so a crash re-fetches at most the page in flight and leaves the store exactly as
 a clean run would (the upsert is idempotent). Errors fail the run loudly, with a message that
 never contains a secret; the pages committed before the error stay.
+
+The next page is fetched while the current one is stored (one page of read-ahead): the upstream
+and the database work at the same time. A page is still stored only after the one before it
+committed, and an upstream error surfaces after the pages before it are stored; a run that
+stops early may have sent one request more than it stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,12 +61,27 @@ class LeaseLost(Exception):
 
 
 @dataclass
+class ReadAhead:
+    """The page being fetched ahead of the one being stored (see `read_ahead`)."""
+
+    pending: asyncio.Task[Page] | None = None
+
+    def held(self) -> int:
+        """1 when a page was fetched (and counted in `ConnectorStats.pages`) but not stored."""
+        task = self.pending
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return 0
+        return 0 if task.result().not_modified else 1
+
+
+@dataclass
 class RunCounters:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
     stats: ConnectorStats = field(default_factory=ConnectorStats)
+    ahead: ReadAhead = field(default_factory=ReadAhead)
 
     def add(self, result: UpsertResult) -> None:
         self.created += result.created
@@ -81,7 +102,8 @@ class RunCounters:
         run.items_unchanged = self.unchanged
         run.items_deleted = self.deleted
         run.requests = self.stats.requests
-        run.pages = self.stats.pages
+        # Pages stored, not fetched: the page read ahead counts once it is stored.
+        run.pages = self.stats.pages - self.ahead.held()
         run.retries = self.stats.retries
         run.rate_limit_wait_seconds = round(self.stats.rate_limit_wait_seconds, 3)
 
@@ -239,27 +261,9 @@ class SyncEngine:
                 source = await sources.get(session, plan.source_id)
                 sources.apply_discovery(source, discovered)
         if plan.mode is not SyncMode.reconcile:
-            number = 0
-            analyze_at = ANALYZE_FIRST_AT
-            async for page in connector.read(plan.state):
-                async with self.db.session() as session:
-                    await self._renew(session, plan.source_id)
-                    result = await upsert_work_items(
-                        session, plan.source_id, page.items, cause=cause
-                    )
-                    await sync_store.save_cursor(session, plan.source_id, page.stream, page.state)
-                    staged = replace(counters)
-                    staged.add(result)
-                    await self._record(session, run_id, staged)
-                # Counted only once committed: a rolled-back page never shows on the run.
-                counters.add(result)
-                number += 1
-                if self.db.is_postgres and counters.created >= analyze_at:
-                    async with self.db.session() as session:
-                        await refresh_statistics(session)
-                    analyze_at = 2 * counters.created
-                if self.on_page is not None:
-                    await self.on_page(number, page, counters)
+            pages = read_ahead(connector.read(plan.state), counters.ahead)
+            async with contextlib.aclosing(pages):
+                await self._store_pages(run_id, plan, pages, counters)
         if plan.reconcile:
             # Only after a sweep that finished: a partial id list would tombstone live items.
             live = await connector.live_external_ids()
@@ -272,6 +276,30 @@ class SyncEngine:
                 source.last_reconcile_at = self.clock()
             counters.deleted += len(tombstoned)
             counters.updated += len(restored)
+
+    async def _store_pages(
+        self, run_id: int, plan: _Plan, pages: AsyncIterator[Page], counters: RunCounters
+    ) -> None:
+        cause = f"sync:{run_id}"
+        number = 0
+        analyze_at = ANALYZE_FIRST_AT
+        async for page in pages:
+            async with self.db.session() as session:
+                await self._renew(session, plan.source_id)
+                result = await upsert_work_items(session, plan.source_id, page.items, cause=cause)
+                await sync_store.save_cursor(session, plan.source_id, page.stream, page.state)
+                staged = replace(counters)
+                staged.add(result)
+                await self._record(session, run_id, staged)
+            # Counted only once committed: a rolled-back page never shows on the run.
+            counters.add(result)
+            number += 1
+            if self.db.is_postgres and counters.created >= analyze_at:
+                async with self.db.session() as session:
+                    await refresh_statistics(session)
+                analyze_at = 2 * counters.created
+            if self.on_page is not None:
+                await self.on_page(number, page, counters)
 
     async def _renew(self, session: AsyncSession, source_id: int) -> None:
         ttl = self.settings.lease_ttl_seconds
@@ -341,6 +369,37 @@ class SyncEngine:
             stats=counters.stats if plan else None,
         )
         return run
+
+
+async def read_ahead(
+    pages: AsyncIterator[Page], ahead: ReadAhead | None = None
+) -> AsyncGenerator[Page, None]:
+    """Yield `pages` in order, fetching the next page while the caller handles the current one.
+
+    `ahead` (if given) tracks the page in flight, so counters can leave it out until it is used.
+    """
+    ahead = ahead if ahead is not None else ReadAhead()
+
+    async def fetch() -> Page:
+        return await anext(pages)
+
+    pending = ahead.pending = asyncio.ensure_future(fetch())
+    try:
+        while True:
+            try:
+                page = await pending
+            except StopAsyncIteration:
+                return
+            pending = ahead.pending = asyncio.ensure_future(fetch())
+            yield page
+    finally:
+        pending.cancel()
+        await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # retrieved: an error after the caller stopped is not news
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _rate_limits(stats: ConnectorStats) -> dict[str, Any]:
