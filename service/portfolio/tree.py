@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -348,21 +348,35 @@ def _subtree(nodes: list[ObjectiveNode]) -> list[Rollup]:
     return found
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off CPython's cyclic GC while a tree is built (synchronous code only: no await).
+_pause_depth = 0
+_pause_restore = False
 
-    A tree keeps ~25,000 objects alive until its response is sent. Collections during the
-    build promoted them to the oldest generation, which then triggered a full collection of
-    the whole process heap every few reads: 50-350 ms pauses, the p99 of this endpoint.
-    Built with collection paused, they are freed by reference counting while still young.
+
+@asynccontextmanager
+async def _gc_paused() -> AsyncIterator[None]:
+    """Hold off CPython's cyclic GC while a tree is read and built.
+
+    A tree read keeps ~30,000 objects (rows, tallies, nodes) alive until its response is sent.
+    Collections meanwhile promoted them to the oldest generation, which then set off a full
+    collection of the whole process heap every few reads: 50-350 ms pauses, the p99 of this
+    endpoint. With collection held off they are freed by reference counting while still young.
+    Nested and concurrent reads share the pause; the last one out switches collection back on
+    (if it was on), also on error or cancellation. The young generations are collected first
+    (cheap: little lives there between requests) so that the first collection after the pause
+    is a young one again, which the tree survives only into generation 1 before it is freed.
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _pause_depth, _pause_restore
+    if _pause_depth == 0:
+        _pause_restore = gc.isenabled()
+        if _pause_restore:
+            gc.collect(1)
+        gc.disable()
+    _pause_depth += 1
     try:
         yield
     finally:
-        if enabled:
+        _pause_depth -= 1
+        if _pause_depth == 0 and _pause_restore:
             gc.enable()
 
 
@@ -380,6 +394,13 @@ async def portfolio(
     """
     if objective_id is not None and await session.get(Objective, objective_id) is None:
         raise NotFound(f"objective {objective_id} does not exist")
+    async with _gc_paused():
+        return await _portfolio(session, ctx, objective_id, include_epics)
+
+
+async def _portfolio(
+    session: AsyncSession, ctx: RollupContext, objective_id: int | None, include_epics: bool
+) -> PortfolioTree:
     initiatives = await _all(session, Initiative)
     key_results = await _all(session, KeyResult)
     objectives = await _all(session, Objective)
@@ -402,37 +423,36 @@ async def portfolio(
             *(("objective", o.id) for o in objectives),
         ],
     )
-    with _gc_paused():
-        init_nodes = _initiative_nodes(initiatives, init_tallies, ctx)
-        for initiative_id, node in init_nodes.items():
-            if include_epics:
-                node.epics = [
-                    Rollup(
-                        **_work_rollup(
-                            "epic",
-                            eid,
-                            f"{key} {title}",
-                            epic_tallies.get(eid) or Tally(),
-                            None,
-                            ctx,
-                        )
+    init_nodes = _initiative_nodes(initiatives, init_tallies, ctx)
+    for initiative_id, node in init_nodes.items():
+        if include_epics:
+            node.epics = [
+                Rollup(
+                    **_work_rollup(
+                        "epic",
+                        eid,
+                        f"{key} {title}",
+                        epic_tallies.get(eid) or Tally(),
+                        None,
+                        ctx,
                     )
-                    for eid, key, title in epics.get(initiative_id, [])
-                ]
-        aligned = {i for initiative_ids in kr_initiatives.values() for i in initiative_ids}
-        kr_nodes = _key_result_nodes(key_results, kr_tallies, ctx)
-        nodes, roots = _forest(objectives, key_results, kr_nodes, ctx, kr_initiatives, init_nodes)
-        if objective_id is not None:
-            roots = [nodes[objective_id]]
-        unaligned = (
-            [n for i, n in init_nodes.items() if i not in aligned] if objective_id is None else []
-        )
-        rows = snapshots.due(
-            [*_subtree(roots), *unaligned],
-            last,
-            now=ctx.now,
-            interval_seconds=ctx.snapshot_interval_seconds,
-        )
-        tree = PortfolioTree(as_of=ctx.now, objectives=roots, unaligned_initiatives=unaligned)
+                )
+                for eid, key, title in epics.get(initiative_id, [])
+            ]
+    aligned = {i for initiative_ids in kr_initiatives.values() for i in initiative_ids}
+    kr_nodes = _key_result_nodes(key_results, kr_tallies, ctx)
+    nodes, roots = _forest(objectives, key_results, kr_nodes, ctx, kr_initiatives, init_nodes)
+    if objective_id is not None:
+        roots = [nodes[objective_id]]
+    unaligned = (
+        [n for i, n in init_nodes.items() if i not in aligned] if objective_id is None else []
+    )
+    rows = snapshots.due(
+        [*_subtree(roots), *unaligned],
+        last,
+        now=ctx.now,
+        interval_seconds=ctx.snapshot_interval_seconds,
+    )
+    tree = PortfolioTree(as_of=ctx.now, objectives=roots, unaligned_initiatives=unaligned)
     await snapshots.write(session, rows)
     return tree
