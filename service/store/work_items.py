@@ -26,14 +26,13 @@ CONTENT_FIELDS: tuple[str, ...] = tuple(f for f in WorkItemIn.model_fields if f 
 # What a `work_item.created` change shows; updates show exactly the fields that differ.
 SUMMARY_FIELDS = ("key", "kind", "title", "status", "status_category", "parent_key", "estimate")
 _CONTENT_SET = set(CONTENT_FIELDS)
-# The stored columns the skip, guard and restore decisions read (and the parent id kept).
+# The stored columns the skip, guard and restore decisions read.
 _DECISION_COLUMNS = (
     "id",
     "external_id",
     "content_hash",
     "upstream_updated_at",
     "deleted_at",
-    "parent_id",
 )
 # Columns the upsert, parent resolution and rollup refresh filter on.
 _LOOKUP_COLUMNS = (
@@ -94,7 +93,7 @@ def _build_insert(dialect: str) -> Any:
         set_={name: stmt.excluded[name] for name in updatable},
         # Guard against a concurrent writer having stored a newer version meanwhile.
         where=WORK_ITEM.c.upstream_updated_at <= stmt.excluded.upstream_updated_at,
-    ).returning(WORK_ITEM.c.id, WORK_ITEM.c.external_id)
+    ).returning(WORK_ITEM.c.id, WORK_ITEM.c.external_id, WORK_ITEM.c.parent_id)
 
 
 # Statements are built once: constructing them (above all the `excluded` alias) cost more
@@ -194,15 +193,23 @@ async def _upsert_chunk(
     if not to_write:
         return result
     await _load_old_content(session, [old for kind, old, _ in pending.values() if old])
+    # New rows get the parents already stored on insert, saving a rewrite of the row later;
+    # an existing row keeps its parent id on conflict and is re-resolved afterwards.
+    known = await _known_parents(
+        session, source_id, [v for kind, _, v in pending.values() if kind == "created"]
+    )
+    for row in to_write:
+        created = pending[row["external_id"]][0] == "created"
+        row["parent_id"] = _parent_of(row, known) if created else None
 
     dialect = session.get_bind().dialect.name
     written = (await session.execute(_INSERTS[dialect], to_write)).all()
     changes: list[dict[str, Any]] = []
     resolve: list[tuple[int, dict[str, Any], int | None]] = []
-    for row_id, external_id in written:
+    for row_id, external_id, stored_parent_id in written:
         kind, old, values = pending[external_id]
         result.changed_ids.append(row_id)
-        resolve.append((row_id, values, old["parent_id"] if old else None))
+        resolve.append((row_id, values, stored_parent_id))
         if kind == "created":
             result.created += 1
             after = {k: values[k] for k in SUMMARY_FIELDS}
@@ -226,8 +233,40 @@ async def _upsert_chunk(
     # Rows the guard refused were overtaken by a concurrent, newer write.
     result.stale += len(to_write) - len(written)
     await append_changes(session, changes)
-    await _resolve_parents(session, source_id, resolve, [v for _, _, v in pending.values()])
+    await _resolve_parents(session, source_id, resolve, [v for _, _, v in pending.values()], known)
     return result
+
+
+# Parent row ids found so far: (by external id, by key).
+_Known = tuple[dict[str, int], dict[str, int]]
+
+
+def _parent_of(values: dict[str, Any], known: _Known) -> int | None:
+    """The parent by `parent_external_id` when given, else by `parent_key` (None if unknown)."""
+    by_external_id, by_key = known
+    if values["parent_external_id"] is not None:
+        return by_external_id.get(values["parent_external_id"])
+    return by_key.get(values["parent_key"]) if values["parent_key"] is not None else None
+
+
+async def _known_parents(
+    session: AsyncSession,
+    source_id: int,
+    values: Iterable[dict[str, Any]],
+    known: _Known | None = None,
+) -> _Known:
+    """Look up the parents `values` name, skipping those `known` already holds."""
+    by_external_id, by_key = known if known is not None else ({}, {})
+    wanted_external_ids, wanted_keys = set(), set()
+    for v in values:
+        if v["parent_external_id"] is not None:
+            if v["parent_external_id"] not in by_external_id:
+                wanted_external_ids.add(v["parent_external_id"])
+        elif v["parent_key"] is not None and v["parent_key"] not in by_key:
+            wanted_keys.add(v["parent_key"])
+    found_by_external_id = await _lowest_ids(session, source_id, "external_id", wanted_external_ids)
+    found_by_key = await _lowest_ids(session, source_id, "key", wanted_keys)
+    return {**by_external_id, **found_by_external_id}, {**by_key, **found_by_key}
 
 
 async def _load_old_content(session: AsyncSession, olds: list[dict[str, Any]]) -> None:
@@ -244,12 +283,14 @@ async def _resolve_parents(
     source_id: int,
     written: list[tuple[int, dict[str, Any], int | None]],
     values: list[dict[str, Any]],
+    known: _Known,
 ) -> None:
     """Link written items to their parents, and earlier orphans to the newly written parents.
 
-    `written` holds (row id, written values, parent id stored before the write); `values` every
-    item of the batch. A parent is found by `parent_external_id` when the item gives one, else
-    by `parent_key` (the lowest id with that key). Only rows whose parent id changes are updated.
+    `written` holds (row id, written values, parent id stored now); `values` every item of the
+    batch; `known` the parents found before the write (still valid: a parent found by key is
+    the lowest id with that key, and new rows only add higher ids). Only rows whose parent id
+    changes are updated.
     """
     if not written:
         return
@@ -269,24 +310,11 @@ async def _resolve_parents(
             targets.setdefault(row_id, (parent_external_id, parent_key, None))
     if not targets:
         return
-    by_external_id = await _lowest_ids(
-        session,
-        source_id,
-        "external_id",
-        {pe for pe, _, _ in targets.values() if pe is not None},
-    )
-    by_key = await _lowest_ids(
-        session,
-        source_id,
-        "key",
-        {pk for pe, pk, _ in targets.values() if pe is None and pk is not None},
-    )
+    refs = [{"parent_external_id": pe, "parent_key": pk} for pe, pk, _ in targets.values()]
+    known = await _known_parents(session, source_id, refs, known)
     changed = []
-    for row_id, (parent_external_id, parent_key, current) in targets.items():
-        if parent_external_id is not None:
-            parent_id = by_external_id.get(parent_external_id)
-        else:
-            parent_id = by_key.get(parent_key) if parent_key is not None else None
+    for (row_id, (_, _, current)), ref in zip(targets.items(), refs, strict=True):
+        parent_id = _parent_of(ref, known)
         if parent_id != current:
             changed.append({"row_id": row_id, "new_parent_id": parent_id})
     if changed:

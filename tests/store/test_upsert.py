@@ -170,6 +170,22 @@ async def test_moved_child_follows_its_new_parent_and_orphans_wait(db: Database)
     rows = await _rows(db)
     assert rows["ext-4"].parent_id == rows["ext-9"].id
     assert rows["ext-5"].parent_id == rows["ext-8"].id
+    # New children of stored parents, by external id and by key, and of themselves.
+    async with db.session() as session:
+        await upsert_work_items(
+            session,
+            source_id,
+            [
+                item(6, parent_external_id="ext-9"),
+                item(7, parent_key="PROJ-8"),
+                item(10, parent_key="PROJ-10"),
+            ],
+            cause="t",
+        )
+    rows = await _rows(db)
+    assert rows["ext-6"].parent_id == rows["ext-9"].id
+    assert rows["ext-7"].parent_id == rows["ext-8"].id
+    assert rows["ext-10"].parent_id == rows["ext-10"].id
     # A content change that keeps the parent leaves it in place.
     async with db.session() as session:
         await upsert_work_items(
