@@ -298,7 +298,8 @@ async def _resolve_parents(
     targets: dict[int, tuple[str | None, str | None, int | None]] = {
         row_id: (v["parent_external_id"], v["parent_key"], current)
         for row_id, v, current in written
-        if v["parent_external_id"] is not None or v["parent_key"] is not None
+        # An item that no longer names a parent loses the one it had.
+        if v["parent_external_id"] is not None or v["parent_key"] is not None or current is not None
     }
     new_external_ids = [v["external_id"] for v in values]
     new_keys = [v["key"] for v in values]

@@ -200,7 +200,9 @@ async def test_a_rule_moving_an_epic_moves_its_members(
     )
     assert await _member_keys(client, editor_headers, first) == set()
     assert (await _counts(client, editor_headers, second))["live"] == 5
-    await upsert(db, source, item(3, minutes=4, status_category="cancelled", estimate=5))
+    await upsert(
+        db, source, item(3, minutes=4, parent_key="PROJ-1", status_category="cancelled", estimate=5)
+    )
     body = (
         await client.get(f"/api/v1/initiatives/{second}/progress", headers=editor_headers)
     ).json()

@@ -218,3 +218,15 @@ async def test_update_and_restore_diff_against_the_stored_content(db: Database) 
     assert change.before["labels"] == ["backend"] and change.after["labels"] == ["frontend"]
     assert change.after["deleted_at"] is None and change.before["deleted_at"] is not None
     assert (await _rows(db))["ext-1"].raw == {}
+
+
+async def test_item_that_drops_its_parent_reference_loses_its_parent(db: Database) -> None:
+    source_id = await make_source(db)
+    async with db.session() as session:
+        await upsert_work_items(
+            session, source_id, [item(1, kind="epic"), item(2, parent_key="PROJ-1")], cause="t"
+        )
+    assert (await _rows(db))["ext-2"].parent_id is not None
+    async with db.session() as session:
+        await upsert_work_items(session, source_id, [item(2, minutes=5)], cause="t")
+    assert (await _rows(db))["ext-2"].parent_id is None
