@@ -14,13 +14,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from schemas.tables import Change
 from schemas.types import utcnow
 from service.feed.notifier import notifier
+
+CHANGE_TABLE: Table = Change.__table__  # type: ignore[attr-defined]
 
 # Arbitrary but fixed: every process appending to the feed must use the same key.
 CHANGE_FEED_LOCK_KEY = 0x7073_6366  # "pscf"
@@ -71,7 +73,8 @@ async def append_changes(session: AsyncSession, rows: list[dict[str, Any]]) -> N
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_FEED_LOCK_KEY}
         )
-    await session.execute(insert(Change), rows)
+    # Core insert on the table: the ORM bulk path costs more per row than the rows themselves.
+    await session.execute(insert(CHANGE_TABLE), rows)
     _nudge_readers_after_commit(session)
 
 
