@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 
 class Database:
@@ -58,6 +62,11 @@ class Database:
         in autocommit mode: it never blocks behind a writer, and an occasional write in it
         (e.g. bookkeeping) commits statement by statement; elsewhere it is a normal session.
         """
+        async with self._session(readonly=readonly) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _session(self, *, readonly: bool) -> AsyncIterator[AsyncSession]:
         maker = self.read_sessionmaker if readonly else self.sessionmaker
         async with maker() as session:
             try:
@@ -92,10 +101,48 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, *, immediate: b
 
     if not immediate:
         return
+    # SQLite has one writer at a time. Writers of this process queue on an asyncio lock, in
+    # arrival order, before taking the file lock; without it they poll the file lock through
+    # the busy handler, whose back-off sleeps add tens of milliseconds to every wait. Other
+    # processes still meet the file lock and the busy timeout.
+    locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        weakref.WeakKeyDictionary()
+    )
+    timeout = busy_timeout_ms / 1000
+
+    def _release(info: dict[str, Any]) -> None:
+        lock = info.pop(_LOCK_KEY, None)
+        if lock is not None and lock.locked():
+            lock.release()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
-        # another writer committed in between; taking the write lock up front makes the busy
-        # timeout apply instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        lock = locks.setdefault(loop, asyncio.Lock())
+        try:
+            await_only(asyncio.wait_for(lock.acquire(), timeout))
+        except TimeoutError as exc:
+            locked = Exception("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked) from exc
+        conn.info[_LOCK_KEY] = lock
+        try:
+            # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY
+            # when another writer committed in between; taking the write lock up front makes
+            # the busy timeout apply instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    @event.listens_for(sync_engine, "commit")
+    @event.listens_for(sync_engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        _release(conn.info)
+
+    @event.listens_for(sync_engine.pool, "reset")
+    def _on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        # A connection returned to the pool mid-transaction still ends its turn.
+        _release(record.info)
+
+
+_LOCK_KEY = "portfolio_sync_write_lock"
