@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,18 +133,25 @@ _SET_PARENT = (
 
 
 async def upsert_work_items(
-    session: AsyncSession, source_id: int, items: Sequence[WorkItemIn], *, cause: str
+    session: AsyncSession,
+    source_id: int,
+    items: Sequence[WorkItemIn],
+    *,
+    cause: str,
+    causes: Mapping[str, str] | None = None,
 ) -> UpsertResult:
     """Store a batch of canonical items for one source; return what happened.
 
     Unchanged content (same hash) writes nothing; an item older than the stored version
     (upstream `updated_at`) changes nothing; a tombstoned item that comes back is restored.
-    Every real change appends a change-feed row in the caller's transaction.
+    Every real change appends a change-feed row in the caller's transaction, caused by
+    `causes[external_id]` when given (a batch of webhook deliveries), else by `cause`.
     """
     result = UpsertResult()
     batch = _dedupe(items)
     for start in range(0, len(batch), _CHUNK):
-        result.merge(await _upsert_chunk(session, source_id, batch[start : start + _CHUNK], cause))
+        chunk = batch[start : start + _CHUNK]
+        result.merge(await _upsert_chunk(session, source_id, chunk, cause, causes or {}))
     # Imported here: the rules package reads the store, and the store must not import it eagerly.
     from service.rules.evaluation import apply_rules_to_items
 
@@ -153,7 +160,11 @@ async def upsert_work_items(
 
 
 async def _upsert_chunk(
-    session: AsyncSession, source_id: int, items: list[WorkItemIn], cause: str
+    session: AsyncSession,
+    source_id: int,
+    items: list[WorkItemIn],
+    default_cause: str,
+    causes: Mapping[str, str],
 ) -> UpsertResult:
     result = UpsertResult()
     # Only what the skip/guard decisions need: `raw` is large and usually unchanged.
@@ -208,6 +219,7 @@ async def _upsert_chunk(
     resolve: list[tuple[int, dict[str, Any], int | None]] = []
     for row_id, external_id, stored_parent_id in written:
         kind, old, values = pending[external_id]
+        cause = causes.get(external_id, default_cause)
         result.changed_ids.append(row_id)
         resolve.append((row_id, values, stored_parent_id))
         if kind == "created":

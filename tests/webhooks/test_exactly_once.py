@@ -227,3 +227,24 @@ def test_serve_and_worker_run_the_inbox_worker() -> None:
     from service.runtime import background_workers
 
     assert start_inbox_worker in background_workers()
+
+
+async def test_one_batch_applies_in_delivery_order_with_each_delivery_as_cause(
+    db: Database, client: httpx.AsyncClient, secret_box: SecretBox
+) -> None:
+    source_id = await add_source(db, secret_box)
+    opened, deleted = load_github("issues.opened.json"), load_github("issues.deleted.json")
+    other = issue_variant(opened, n=7)
+    for payload, delivery in ((opened, "a"), (other, "b"), (deleted, "c")):
+        response = await post_github(client, source_id, payload, "issues", delivery=delivery)
+        assert response.status_code == 202
+    assert await drain_once(db) == 3  # one batch: two upserts grouped, then the tombstone
+
+    items = {i.external_id: i for i in await work_items(db)}
+    assert items[opened["issue"]["node_id"]].deleted_at is not None
+    assert items["I_test_7"].deleted_at is None
+    assert sorted(await change_causes(db)) == [
+        "webhook:292430182:a",
+        "webhook:292430182:b",
+        "webhook:292430182:c",
+    ]
