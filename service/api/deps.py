@@ -29,17 +29,23 @@ _RANK = {Role.reader: 0, Role.editor: 1, Role.admin: 2}
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
-def get_database(request: Request) -> Database:
+# Dependencies are coroutines: FastAPI runs plain `def` dependencies in a thread pool, a hop
+# that costs more than these one-line lookups themselves.
+def database_of(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_database(request: Request) -> Database:
+    return database_of(request)
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_secret_box(request: Request) -> SecretBox:
+async def get_secret_box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.secret_box
     return box
 
@@ -48,11 +54,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # The request owns the transaction: committed before the response is sent, rolled back
     # on any error (the dependency uses scope="function" below for exactly that ordering).
     readonly = request.method in ("GET", "HEAD")
-    async with get_database(request).session(readonly=readonly) as session:
+    async with database_of(request).session(readonly=readonly) as session:
         yield session
 
 
-def get_resolver(request: Request) -> Resolver | None:
+async def get_resolver(request: Request) -> Resolver | None:
     # Tests install a fake DNS resolver for the SSRF guard; production resolves with the loop.
     return getattr(request.app.state, "upstream_resolver", None)
 
@@ -77,7 +83,7 @@ async def get_principal(
     if principal.touch_due:
         if request.method in ("GET", "HEAD"):
             # A read must not queue behind a writer just to record when the key was used.
-            _touch_later(get_database(request), principal.key_id)
+            _touch_later(database_of(request), principal.key_id)
         else:
             await api_keys.touch(session, principal.key_id)
     request.state.principal = principal

@@ -24,7 +24,7 @@ from service.portfolio.rollups import HealthPolicy
 router = APIRouter(prefix="/api/v1", tags=["portfolio"], responses=PROBLEM_RESPONSES)
 
 
-def get_context(request: Request, settings: SettingsDep) -> tree.RollupContext:
+async def get_context(request: Request, settings: SettingsDep) -> tree.RollupContext:
     # Tests pin "now" by setting app.state.clock; production uses the wall clock.
     clock = getattr(request.app.state, "clock", None)
     now = clock() if clock is not None else utcnow()

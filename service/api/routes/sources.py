@@ -36,7 +36,7 @@ router = APIRouter(
 )
 
 
-def get_sync_runner(request: Request) -> SyncRunner:
+async def get_sync_runner(request: Request) -> SyncRunner:
     from service.runtime import sync_runner
 
     return sync_runner(request.app)
