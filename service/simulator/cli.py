@@ -51,7 +51,9 @@ def simulator(
 
     from service.simulator.app import create_app
 
-    uvicorn.run(create_app(config), host=host, port=port, http="h11", log_level=log_level)
+    uvicorn.run(
+        create_app(config), host=host, port=port, http="h11", loop="asyncio", log_level=log_level
+    )
 
 
 if __name__ == "__main__":

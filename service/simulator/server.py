@@ -23,9 +23,15 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _server(config: SimulatorConfig) -> uvicorn.Server:
-    # h11 (pure Python) everywhere, so fault behaviour does not depend on optional extras.
+    # h11 and the stdlib event loop everywhere: the connection-reset fault works on asyncio's
+    # own transports, so fault behaviour must not depend on uvloop being installed.
     settings = uvicorn.Config(
-        create_app(config), http="h11", lifespan="off", log_level="warning", access_log=False
+        create_app(config),
+        http="h11",
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
     )
     return uvicorn.Server(settings)
 
