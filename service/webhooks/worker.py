@@ -42,6 +42,44 @@ SQLITE_PAUSE_SECONDS = 0.005
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 3600.0
 _WAKE_ATTR = "webhook_inbox_wake"
+_GATE_ATTR = "webhook_receiver_gate"
+# After a wake-up the worker waits this long so that a burst is applied as one batch (one rule
+# evaluation and one commit for many deliveries) instead of one batch per delivery.
+COALESCE_SECONDS = 0.05
+# The most a batch waits for in-flight acknowledgements of this process to finish first.
+YIELD_TO_RECEIVERS_SECONDS = 0.05
+
+
+class ReceiverGate:
+    """Counts acknowledgements in flight in this process, so the worker can let them go first:
+    an acknowledgement is what a sender waits for; applying can wait a few milliseconds."""
+
+    def __init__(self) -> None:
+        self._in_flight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    def enter(self) -> None:
+        self._in_flight += 1
+        self._quiet.clear()
+
+    def leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight <= 0:
+            self._in_flight = 0
+            self._quiet.set()
+
+    async def quiet(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), at_most)
+
+
+def receiver_gate(app: FastAPI) -> ReceiverGate:
+    gate: ReceiverGate | None = getattr(app.state, _GATE_ATTR, None)
+    if gate is None:
+        gate = ReceiverGate()
+        setattr(app.state, _GATE_ATTR, gate)
+    return gate
 
 
 def backoff(attempts: int) -> timedelta:
@@ -220,11 +258,16 @@ async def start_inbox_worker(app: FastAPI) -> Callable[[], Awaitable[None]]:
     setattr(app.state, _WAKE_ATTR, wakeup)
     stopping = asyncio.Event()
 
+    gate = receiver_gate(app)
+
     async def loop() -> None:
         while not stopping.is_set():
             wakeup.clear()
             try:
-                while await drain_once(db, max_attempts=settings.webhook_max_attempts):
+                while True:
+                    await gate.quiet(YIELD_TO_RECEIVERS_SECONDS)
+                    if not await drain_once(db, max_attempts=settings.webhook_max_attempts):
+                        break
                     if db.is_sqlite:
                         await asyncio.sleep(SQLITE_PAUSE_SECONDS)
             except Exception:
@@ -232,6 +275,8 @@ async def start_inbox_worker(app: FastAPI) -> Callable[[], Awaitable[None]]:
                 logger.exception("webhook inbox worker: batch failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout=settings.worker_poll_seconds)
+            if wakeup.is_set() and not stopping.is_set():
+                await asyncio.sleep(COALESCE_SECONDS)
 
     task = asyncio.create_task(loop(), name="webhook-inbox-worker")
 

@@ -248,3 +248,20 @@ async def test_one_batch_applies_in_delivery_order_with_each_delivery_as_cause(
         "webhook:292430182:b",
         "webhook:292430182:c",
     ]
+
+
+async def test_the_worker_lets_acknowledgements_in_flight_go_first() -> None:
+    from service.webhooks.worker import ReceiverGate
+
+    gate = ReceiverGate()
+    gate.enter()
+    waited = asyncio.create_task(gate.quiet(5))
+    await asyncio.sleep(0.01)
+    assert not waited.done()  # an acknowledgement is in flight: the batch waits
+    gate.leave()
+    await asyncio.wait_for(waited, 1)  # and goes as soon as it is done
+    started = asyncio.get_running_loop().time()
+    gate.enter()
+    await gate.quiet(0.05)  # never longer than the bound, so applying is not starved
+    assert asyncio.get_running_loop().time() - started < 1
+    gate.leave()

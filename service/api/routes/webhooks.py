@@ -70,8 +70,10 @@ async def _receive(
     secret_box: SecretBoxDep,
     settings: SettingsDep,
 ) -> WebhookAck | Response:
-    body = await read_capped_body(request, settings.webhook_max_body_bytes)
+    gate = worker.receiver_gate(request.app)
+    gate.enter()
     try:
+        body = await read_capped_body(request, settings.webhook_max_body_bytes)
         receipt = await receiver.receive(
             db,
             secret_box,
@@ -83,6 +85,8 @@ async def _receive(
         )
     except receiver.InboxUnavailable as exc:
         return problem(503, exc.detail, headers={"Retry-After": str(exc.retry_after)})
+    finally:
+        gate.leave()
     worker.wake(request.app)
     response.status_code = receipt.http_status
     return WebhookAck(
