@@ -117,6 +117,14 @@ class Repo:
             return self.issues[number - 1]
         return None
 
+    def add(self, issue: GhIssue) -> None:
+        """Append a new issue and index it as an epic and under its parent."""
+        self.issues.append(issue)
+        if issue.epic:
+            self.epics.append(issue.number)
+        if issue.parent is not None:
+            self.children.setdefault(issue.parent, []).append(issue.number)
+
 
 @dataclass
 class GitHubData:
@@ -225,11 +233,7 @@ def generate_github(config: SimulatorConfig) -> GitHubData:
             closed=closed,
         )
         data.next_issue_id += 1
-        repo.issues.append(issue)
-        if epic:
-            repo.epics.append(issue.number)
-        if parent is not None:
-            repo.children.setdefault(parent, []).append(issue.number)
+        repo.add(issue)
         if rand() < 0.35:
             add_project_item(data, issue, rng)
         unestimated = issue.item is None or issue.item.estimate is None

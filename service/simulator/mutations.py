@@ -234,11 +234,7 @@ def _github_create(state: SimulatorState) -> Change:
         closed=None,
     )
     data.next_issue_id += 1
-    repo.issues.append(issue)
-    if epic:
-        repo.epics.append(issue.number)
-    if parent is not None:
-        repo.children.setdefault(parent, []).append(issue.number)
+    repo.add(issue)
     if rng.random() < 0.35:
         add_project_item(data, issue, rng)
     return _gh_change(state, issue, "create", "opened")

@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 import respx
 
-from .jira_support import LEGACY_410, SITE, FakeTime, load
+from connectors.testing import FakeTime
+
+from .jira_support import LEGACY_410, SITE, load
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import copy
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,21 +36,6 @@ LEGACY_410 = {
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-class FakeTime:
-    """A clock that moves only when `sleep` is awaited; every wait is recorded."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2024, 1, 1, tzinfo=UTC)
-        self.waits: list[float] = []
-
-    def clock(self) -> datetime:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += timedelta(seconds=seconds)
 
 
 def jira_time(moment: datetime, zone: Any = LA) -> str:
