@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -279,6 +280,16 @@ class SyncLease(SQLModel, table=True):
     expires_at: datetime | None = _ts(nullable=True)
 
 
+class JobLease(SQLModel, table=True):
+    """At most one holder of a named background job at a time, across processes and replicas."""
+
+    __tablename__ = "job_lease"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    holder: str | None = Field(default=None, sa_column=Column(String(200)))
+    expires_at: datetime | None = _ts(nullable=True)
+
+
 class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
@@ -342,6 +353,21 @@ class ProgressSnapshot(SQLModel, table=True):
     node_id: int = Field(nullable=False)
     progress: float | None = None
     health: str | None = Field(default=None, sa_column=Column(String(16)))
+    by_count: float | None = None
+    by_points: float | None = None
+    # Burn-up: done and scope (cancelled and deleted items left out), in items and points.
+    done_count: int = Field(
+        default=0, sa_column=Column(Integer(), nullable=False, server_default="0")
+    )
+    total_count: int = Field(
+        default=0, sa_column=Column(Integer(), nullable=False, server_default="0")
+    )
+    done_points: float = Field(
+        default=0.0, sa_column=Column(Float(), nullable=False, server_default="0")
+    )
+    total_points: float = Field(
+        default=0.0, sa_column=Column(Float(), nullable=False, server_default="0")
+    )
     details: dict[str, Any] = _json()
     recorded_at: datetime = _created()
 
