@@ -460,3 +460,16 @@ class MembershipTally(SQLModel, table=True):
     items: int = Field(default=0)
     points: float = Field(default=0.0)
     estimated: int = Field(default=0)
+
+
+class SignInToken(SQLModel, table=True):
+    """A one-time, short-lived link that signs a browser in as an API key (stored hashed)."""
+
+    __tablename__ = "sign_in_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    api_key_id: int = _fk("api_key.id", nullable=False)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = _ts(nullable=True)

@@ -31,6 +31,7 @@ from service.config import Settings
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
 from service.store.migrate import upgrade_async
+from service.web import install as install_web
 
 logger = logging.getLogger(__name__)
 
@@ -100,4 +101,6 @@ def create_app(
         digests,
     ):
         app.include_router(module.router)
+    # Pages at `/`; installed last so that they render the API's problems as error pages.
+    install_web(app)
     return app

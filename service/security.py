@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -34,6 +35,15 @@ class SecretBox:
                 "PORTFOLIO_SYNC_SECRET_KEY must be Fernet keys (urlsafe base64, 32 bytes), "
                 "comma-separated; generate one with `portfolio-sync secret-key`"
             ) from exc
+        self._keys = [k.strip().encode() for k in keys]
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """Keys for `purpose` (e.g. signing cookies), newest first, one per configured key.
+
+        Derived, never the encryption keys themselves: a leaked signing key reveals no secret.
+        """
+        label = b"portfolio-sync:" + purpose.encode()
+        return [hmac.new(key, label, hashlib.sha256).digest() for key in self._keys]
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()

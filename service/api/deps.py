@@ -106,9 +106,14 @@ def _touch_later(db: Database, key_id: int) -> None:
     task.add_done_callback(_pending_touches.discard)
 
 
+def has_role(principal: Principal, role: Role) -> bool:
+    """Roles rank reader < editor < admin; a higher role may do everything a lower one may."""
+    return _RANK[principal.role] >= _RANK[role]
+
+
 def require(role: Role) -> object:
     async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if _RANK[principal.role] < _RANK[role]:
+        if not has_role(principal, role):
             raise Forbidden(
                 f"this operation needs the {role.value} role; the key has {principal.role.value}"
             )
