@@ -10,10 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from service.web import errors
-from service.web.routes import admin_index, admin_sources, auth, portfolio
+from service.web.routes import admin_index, admin_rules, admin_sources, auth, portfolio
 from service.web.templating import static_files
 
-ROUTERS = [auth.router, portfolio.router, admin_index.router, admin_sources.router]
+ROUTERS = [
+    auth.router,
+    portfolio.router,
+    admin_index.router,
+    admin_sources.router,
+    admin_rules.router,
+]
 
 _FOREVER = "public, max-age=31536000, immutable"
 _SHORT = "public, max-age=300"
