@@ -86,6 +86,16 @@ def initiative_condition(initiative_id: int) -> ColumnElement[bool]:
     )
 
 
+def key_result_condition(key_result_id: int) -> ColumnElement[bool]:
+    """The key result itself, the work linked to it directly, and its link changes."""
+    ids = [key_result_id]
+    return or_(
+        _entity("key_result", ids),
+        _entity("work_item", _linked("key_result", ids)),
+        _link_changes("key_result", ids),
+    )
+
+
 def objective_condition(objective_id: int) -> ColumnElement[bool]:
     """The objective, its key results, their initiatives, and the work linked to either."""
     krs = select(col(KeyResult.id)).where(col(KeyResult.objective_id) == objective_id)
@@ -121,6 +131,14 @@ async def list_changes(
         .order_by(col(Change.id))
         .limit(limit)
     )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def latest_changes(
+    session: AsyncSession, condition: ColumnElement[bool], *, limit: int
+) -> Sequence[Change]:
+    """The newest entries matching `condition`, newest first (a page's "recent changes")."""
+    stmt = select(Change).where(condition).order_by(col(Change.id).desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
 
 

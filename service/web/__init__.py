@@ -10,15 +10,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from service.web import errors
-from service.web.routes import admin_index, admin_rules, admin_sources, auth, portfolio
+from service.web.routes import (
+    admin_index,
+    admin_rules,
+    admin_sources,
+    admin_webhooks,
+    auth,
+    nodes,
+    portfolio,
+)
 from service.web.templating import static_files
 
 ROUTERS = [
     auth.router,
     portfolio.router,
+    nodes.router,
     admin_index.router,
     admin_sources.router,
     admin_rules.router,
+    admin_webhooks.router,
 ]
 
 _FOREVER = "public, max-age=31536000, immutable"

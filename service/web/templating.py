@@ -11,6 +11,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from service.web.portfolio_view import counts_of, data_attributes
+
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
@@ -87,7 +89,13 @@ def build_environment(static: StaticFiles) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(percent=percent, health_label=health_label, number=number, day=day)
-    globals_: dict[str, Any] = {"static_url": static.url, "admin_nav": ADMIN_NAV}
+    globals_: dict[str, Any] = {
+        "static_url": static.url,
+        "admin_nav": ADMIN_NAV,
+        "node_data": data_attributes,
+        "node_counts": counts_of,
+        "health_choices": list(HEALTH_LABELS.items()),
+    }
     env.globals.update(globals_)
     return env
 
