@@ -14,6 +14,7 @@ from service.web.routes import (
     admin_index,
     admin_rules,
     admin_sources,
+    admin_subscriptions,
     admin_webhooks,
     auth,
     nodes,
@@ -29,6 +30,7 @@ ROUTERS = [
     admin_sources.router,
     admin_rules.router,
     admin_webhooks.router,
+    admin_subscriptions.router,
 ]
 
 _FOREVER = "public, max-age=31536000, immutable"
