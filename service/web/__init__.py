@@ -19,6 +19,7 @@ from service.web.routes import (
     auth,
     nodes,
     portfolio,
+    work_items,
 )
 from service.web.templating import static_files
 
@@ -26,6 +27,7 @@ ROUTERS = [
     auth.router,
     portfolio.router,
     nodes.router,
+    work_items.router,
     admin_index.router,
     admin_sources.router,
     admin_rules.router,

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from schemas.tables import (
+    Change,
     Initiative,
     InitiativeKeyResult,
     KeyResult,
@@ -22,6 +23,7 @@ from schemas.tables import (
     WorkItemLink,
 )
 from service.errors import Unprocessable
+from service.feed.queries import latest_changes
 
 
 @dataclass(frozen=True)
@@ -204,3 +206,9 @@ async def key_results_of_initiative(session: AsyncSession, initiative_id: int) -
         .order_by(col(KeyResult.id))
     )
     return list(rows.scalars().all())
+
+
+async def item_history(session: AsyncSession, item_id: int, *, limit: int = 50) -> list[Change]:
+    """The item's own change-feed entries (content and link changes), newest first."""
+    condition = and_(col(Change.entity_type) == "work_item", col(Change.entity_id) == item_id)
+    return list(await latest_changes(session, condition, limit=limit))
