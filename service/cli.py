@@ -157,6 +157,33 @@ def apikey_revoke(name: str = typer.Argument(..., help="The key's name.")) -> No
     err.print(f"revoked {name!r}")
 
 
+@app.command("web-link")
+def web_link(
+    name: str = typer.Argument(..., help="The API key's name; the link signs in with its role."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Where the app is served (default: http://HOST:PORT)."
+    ),
+) -> None:
+    """Print a one-time sign-in link for the web app (valid 10 minutes, single use)."""
+    from service.store import sign_in_tokens
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def work(session: AsyncSession) -> str | None:
+        row = await api_key_store.find_by_name(session, name)
+        if row is None or row.id is None or row.revoked_at is not None:
+            return None
+        return await sign_in_tokens.create(session, row.id)
+
+    token = asyncio.run(_with_session(settings, work))
+    if token is None:
+        _fail(f"no usable API key named {name!r} (see `portfolio-sync apikey list`)")
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    err.print("one-time sign-in link (valid 10 minutes, single use):")
+    typer.echo(f"{base}/sign-in/token/{token}")
+
+
 @app.command()
 def sync(
     source: str | None = typer.Option(

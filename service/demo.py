@@ -26,7 +26,7 @@ from rich.tree import Tree
 from schemas.enums import Role
 from service.config import Settings
 from service.simulator.config import SimulatorConfig
-from service.store import api_keys
+from service.store import api_keys, sign_in_tokens
 from service.store.db import Database
 
 console = Console()
@@ -44,6 +44,19 @@ async def _admin_key(settings: Settings) -> str:
         async with db.session() as session:
             _row, key = await api_keys.create(session, f"demo-admin-{int(time.time())}", Role.admin)
         return key
+    finally:
+        await db.dispose()
+
+
+async def _sign_in_url(settings: Settings, base: str, key: str) -> str:
+    """A one-time link that opens the web app signed in as the demo's admin key."""
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            principal = await api_keys.authenticate(session, key)
+            assert principal is not None
+            token = await sign_in_tokens.create(session, principal.key_id)
+        return f"{base}/sign-in/token/{token}"
     finally:
         await db.dispose()
 
@@ -306,6 +319,12 @@ async def run_demo(
         console.print(f"API docs:   {base}/docs")
         console.print(f"Portfolio:  {base}/api/v1/portfolio")
         console.print(f"Admin API key (shown once): {key}")
+        minutes = int(sign_in_tokens.SIGN_IN_TOKEN_TTL.total_seconds() // 60)
+        console.print(
+            f"[bold]Web app[/] (signs you in as admin; one use, valid {minutes} minutes):\n"
+            f"  {await _sign_in_url(settings, base, key)}",
+            soft_wrap=True,
+        )
         if any(run["status"] != "succeeded" for run in runs.values()):
             return 1
         if not exit_after_sync:
