@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 ON_CI = os.environ.get("CI") == "true"
 
 
@@ -144,7 +145,7 @@ async def sign_in(context: Any, live: LiveService, role: Role) -> Any:
     """A page signed in through the sign-in form with the role's API key."""
     page = await context.new_page()
     await page.goto("/sign-in")
-    await page.get_by_label("API key").fill(live.keys[role])
+    await page.get_by_label("API key").fill(live.key(role))
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_load_state()
     return page

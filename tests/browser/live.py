@@ -23,11 +23,13 @@ from service.app import create_app
 from service.config import Settings
 from service.demo import _seed_portfolio
 from service.security import SecretBox, generate_secret_key
-from service.store import api_keys
+from service.store import api_keys, sign_in_tokens
 from service.store.db import Database
 from service.store.migrate import upgrade_async
 from service.webhooks.worker import start_inbox_worker
 from tests.e2e.helpers import create_sources, sync
+
+WEBHOOK_SECRET = "browser-webhook-secret"
 
 
 @dataclass
@@ -35,12 +37,26 @@ class LiveService:
     backend: str
     base_url: str
     sim_base: str
-    keys: dict[Role, str]
+    database_url: str
+    keys: dict[Role, tuple[int, str]]
     source_ids: dict[str, int] = field(default_factory=dict)
+
+    def key(self, role: Role) -> str:
+        return self.keys[role][1]
+
+    async def sign_in_link(self, role: Role) -> str:
+        """A one-time sign-in path for the role's key, made as `make demo` makes its link."""
+        db = Database(self.database_url)
+        try:
+            async with db.session() as session:
+                token = await sign_in_tokens.create(session, self.keys[role][0])
+        finally:
+            await db.dispose()
+        return f"/sign-in/token/{token}"
 
     def api(self, role: Role = Role.admin) -> httpx.AsyncClient:
         """A bearer-authenticated JSON API client of the live service."""
-        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        headers = {"Authorization": f"Bearer {self.key(role)}"}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
 
 
@@ -69,13 +85,15 @@ def _serve_in_thread(
     return f"http://{host}:{port}", server, thread
 
 
-async def _keys(url: str) -> dict[Role, str]:
+async def _keys(url: str) -> dict[Role, tuple[int, str]]:
     db = Database(url)
     try:
         keys = {}
         async with db.session() as session:
             for role in Role:
-                _row, keys[role] = await api_keys.create(session, f"browser-{role.value}", role)
+                row, key = await api_keys.create(session, f"browser-{role.value}", role)
+                assert row.id is not None
+                keys[role] = (row.id, key)
         return keys
     finally:
         await db.dispose()
@@ -98,13 +116,16 @@ async def live_service(
     box = SecretBox([generate_secret_key()])
     base_url, server, thread = await asyncio.to_thread(_serve_in_thread, settings, box)
     try:
-        live = LiveService(backend, base_url, sim_base, await _keys(database_url))
+        live = LiveService(backend, base_url, sim_base, database_url, await _keys(database_url))
         async with live.api() as api:
             # The demo's order: the portfolio and its rules first, then the first sync.
             await _seed_portfolio(api)
             live.source_ids = await create_sources(api, sim_base)
             for source_id in live.source_ids.values():
                 await sync(api, source_id, "full")
+            github = f"/api/v1/admin/sources/{live.source_ids['github']}"
+            response = await api.patch(github, json={"webhook_secret": WEBHOOK_SECRET})
+            assert response.status_code == 200, response.text
         yield live
     finally:
         server.should_exit = True

@@ -44,8 +44,10 @@ def _texts(form: CsrfForm) -> dict[str, str]:
 
 async def _choices(session: AsyncSession) -> dict[str, Any]:
     names = await admin_queries.source_names(session)
+    targets = await admin_queries.target_choices(session)
     return {
-        "targets": [(c.value, c.text) for c in await admin_queries.target_choices(session)],
+        "targets": [(c.value, c.text) for c in targets],
+        "target_titles": {c.value: c.text for c in targets},
         "source_options": [(str(i), n) for i, n in names.items()],
         "kind_options": [(k.value, k.value.replace("_", " ")) for k in ItemKind],
         "status_options": [(s.value, s.value.replace("_", " ")) for s in StatusCategory],
@@ -164,7 +166,12 @@ async def preview_fragment(
     rule_id_text = typed.get("rule_id", "")
     rule_id = int(rule_id_text) if rule_id_text.isdigit() else None
     result, errors = await _run_preview(session, rule_id, typed)
-    return render_admin(request, "admin/_rule_preview.html", {"preview": result, "errors": errors})
+    titles = await admin_queries.target_titles(session)
+    return render_admin(
+        request,
+        "admin/_rule_preview.html",
+        {"preview": result, "errors": errors, "target_titles": titles},
+    )
 
 
 async def _save(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -273,9 +274,12 @@ async def _schedule_page(
 ) -> Response:
     row = await schedules.get(session, schedule_id)
     public = DigestSchedulePublic.model_validate(row)
-    # The next delivery covers the time since the previous run, as `run_due` builds it.
+    # The next delivery covers the time since the previous run, as `run_due` builds it; the
+    # last week shows what a digest of an ordinary week looks like.
     now = utcnow()
-    digest = await build_digest(session, row.scope, row.last_run_at or row.created_at, now)
+    week = request.query_params.get("window") == "week"
+    since = now - timedelta(days=7) if week else row.last_run_at or row.created_at
+    digest = await build_digest(session, row.scope, since, now)
     payload = {
         "type": schedules.DIGEST_EVENT,
         "timestamp": now.isoformat(),
@@ -292,6 +296,8 @@ async def _schedule_page(
     context = {
         "schedule": public,
         "payload": payload,
+        "digest": digest,
+        "week": week,
         "values": values,
         "errors": errors or {},
         "saved": "saved" in request.query_params,
