@@ -11,6 +11,7 @@ from schemas.enums import Role
 from schemas.types import utcnow
 from service.store import api_keys, sign_in_tokens
 from service.store.db import Database
+from service.web.templating import ADMIN_NAV
 from tests.web.support import csrf_for, csrf_of, make_key, sign_in
 
 
@@ -158,10 +159,13 @@ async def test_admin_pages_answer_403_below_admin(
 ) -> None:
     _id, key = await make_key(db, role)
     await sign_in(client, key)
-    response = await client.get("/admin")
-    assert response.status_code == 403
-    assert "text/html" in response.headers["content-type"]
-    assert "needs the admin role" in response.text
+    for path in ("/admin", *(href for _label, href in ADMIN_NAV)):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "text/html" in response.headers["content-type"]
+        assert "needs the admin role" in response.text
+    # Nor do they see the admin entries of the navigation.
+    assert 'href="/admin/sources"' not in (await client.get("/work-items")).text
 
 
 async def test_unknown_page_is_an_html_404_and_api_keeps_problem_json(
