@@ -81,6 +81,13 @@ def day(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+def web_url(value: str | None) -> str | None:
+    """An upstream URL fit for a link: http(s) only (never `javascript:` from stored data)."""
+    if value and value.lower().startswith(("https://", "http://")):
+        return value
+    return None
+
+
 def build_environment(static: StaticFiles) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -88,7 +95,9 @@ def build_environment(static: StaticFiles) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(percent=percent, health_label=health_label, number=number, day=day)
+    env.filters.update(
+        percent=percent, health_label=health_label, number=number, day=day, web_url=web_url
+    )
     globals_: dict[str, Any] = {
         "static_url": static.url,
         "admin_nav": ADMIN_NAV,

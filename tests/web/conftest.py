@@ -68,6 +68,7 @@ async def seeded(client: httpx.AsyncClient, db, admin_headers: dict[str, str]) -
             status_category="done",
             estimate=3.0,
             assignee="ana",
+            url="https://jira.example/browse/MOB-2",
         ),
         item(
             3,
@@ -76,6 +77,7 @@ async def seeded(client: httpx.AsyncClient, db, admin_headers: dict[str, str]) -
             parent_key="MOB-1",
             parent_external_id="ext-1",
             estimate=5.0,
+            url="javascript:alert(1)",  # never rendered as a link
         ),
         item(
             4,

@@ -41,6 +41,9 @@ async def test_initiative_page_shows_chart_items_and_provenance(
     assert rows[str(story)]["via"] == "MOB-1"
     assert "inherited via" in html
     assert str(seeded.items["PLAT-10"]) not in rows
+    # Keys link to the upstream page; a stored URL that is not http(s) is not a link.
+    assert 'href="https://jira.example/browse/MOB-2"' in html
+    assert "javascript:" not in html
     # The summary states the API's numbers.
     api = (
         await client.get(f"/api/v1/initiatives/{initiative_id}/progress", headers=reader_headers)
