@@ -11,7 +11,8 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 720, 320
-LEFT, RIGHT, TOP, BOTTOM = 64, 20, 28, 56
+# The right margin leaves room for the last date label, centred on the axis end.
+LEFT, RIGHT, TOP, BOTTOM = 64, 44, 28, 56
 MAX_X_TICKS = 6
 
 
@@ -124,6 +125,9 @@ def burn_up_svg(
         "<title>Scope</title></polyline>",
         f'<polyline class="done" points="{line([(p.at, p.done) for p in points])}">'
         "<title>Done</title></polyline>",
+        # Markers at the latest values: a history of one day is a point, not an empty plot.
+        f'<circle class="scope" cx="{x(latest.at):.1f}" cy="{y(latest.scope):.1f}" r="4"/>',
+        f'<circle class="done" cx="{x(latest.at):.1f}" cy="{y(latest.done):.1f}" r="4"/>',
         f'<g class="legend" transform="translate({LEFT + 8},{TOP + 4})">'
         '<line class="scope" x1="0" x2="24" y1="6" y2="6"/><text x="30" y="10">Scope</text>'
         '<line class="done" x1="90" x2="114" y1="6" y2="6"/><text x="120" y="10">Done</text></g>',
