@@ -3,7 +3,7 @@
 import runpy
 import sys
 
-for module in ("bench.sync", "bench.portfolio", "bench.webhooks"):
+for module in ("bench.sync", "bench.portfolio", "bench.webpage", "bench.webhooks"):
     try:
         __import__(module)
     except ImportError:
