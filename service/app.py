@@ -28,6 +28,7 @@ from service.api.routes import (
 )
 from service.api.routes import runs as sync_runs
 from service.config import Settings
+from service.portfolio import progress
 from service.security import SecretBox, load_secret_box
 from service.store.db import Database
 from service.store.migrate import upgrade_async
@@ -58,6 +59,7 @@ def create_app(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
     box = secret_box or load_secret_box(settings)
+    progress.configure(db, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

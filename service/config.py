@@ -60,7 +60,19 @@ class Settings(BaseSettings):
         default=0.30, description="off_track when progress < elapsed time share minus this."
     )
     snapshot_interval_seconds: int = Field(
-        default=3600, description="At most one progress snapshot per node per this interval."
+        default=3600,
+        ge=1,
+        description="Progress history keeps at most one point per node per this interval "
+        "(the last value in the window wins).",
+    )
+    forecast_weeks: int = Field(
+        default=6, ge=1, le=52, description="Weeks of throughput an initiative forecast uses."
+    )
+    health_evaluation_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description="How often health is re-evaluated as time passes (also at each midnight UTC, "
+        "when start and target dates begin and end).",
     )
 
 

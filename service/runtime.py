@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service.app import BackgroundStarter, create_app
 from service.config import Settings
+from service.portfolio.evaluator import start_health_evaluator
 from service.store.migrate import upgrade_async
 from service.subscriptions.worker import start_subscription_worker
 from service.sync.runner import SyncRunner
@@ -50,7 +51,12 @@ def background_workers() -> list[BackgroundStarter]:
     Each entry takes the app and returns its stop coroutine function; add other background
     workers (e.g. the webhook inbox worker) to this list.
     """
-    return [start_sync_scheduler, start_inbox_worker, start_subscription_worker]
+    return [
+        start_sync_scheduler,
+        start_inbox_worker,
+        start_subscription_worker,
+        start_health_evaluator,
+    ]
 
 
 async def start_background(app: FastAPI) -> Stop:

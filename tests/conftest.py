@@ -95,6 +95,7 @@ async def _empty_tables(db: Database) -> None:
 @pytest.fixture
 async def db(session_db: Database) -> AsyncIterator[Database]:
     yield session_db
+    session_db.session_info.clear()  # e.g. a rollup clock a test pinned
     await _empty_tables(session_db)
 
 

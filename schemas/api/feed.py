@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api.common import Id, NoNul
+from schemas.api.rollups import Forecast
 
 EventType = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+|\.\*)?$|^\*$")
@@ -173,6 +174,12 @@ class SlippedNode(BaseModel):
     reason: str = Field(description="`health worsened: on_track → at_risk` or `overdue since …`")
 
 
+class ForecastNote(BaseModel):
+    initiative_id: int
+    title: str
+    forecast: Forecast
+
+
 class Digest(BaseModel):
     scope: str
     title: str
@@ -185,3 +192,8 @@ class Digest(BaseModel):
     slipped: list[SlippedNode]
     unplanned: list[DigestItem] = Field(description="New work linked to no initiative/key result.")
     changes: int = Field(description="Feed entries in the scope during the window.")
+    forecasts: list[ForecastNote] = Field(
+        default_factory=list,
+        description="Open initiatives with a projected completion date (and whether p85 lies "
+        "past the target date).",
+    )

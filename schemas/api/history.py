@@ -5,7 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.api.rollups import Health
+from schemas.api.rollups import Forecast, Health
+
+__all__ = ["Forecast", "HistoryPoint", "HistorySeries", "Step"]
 
 Step = Literal["day", "week"]
 
@@ -34,19 +36,3 @@ class HistorySeries(BaseModel):
     points: list[HistoryPoint] = Field(description="One per step from `from` to `to`, no gaps.")
 
     model_config = {"populate_by_name": True}
-
-
-class Forecast(BaseModel):
-    """When an initiative's open items are projected to be done, from its own throughput."""
-
-    status: Literal["forecast", "insufficient_data", "done"]
-    weeks: int = Field(description="Weeks of throughput looked at (FORECAST_WEEKS).")
-    samples: list[int] = Field(description="Items done per week, oldest first.")
-    remaining: int = Field(description="Open items (not done, not cancelled, not deleted).")
-    p50: date | None = None
-    p85: date | None = None
-    target_date: date | None = None
-    past_target: bool = Field(
-        default=False, description="True when the p85 date lies past the target date."
-    )
-    detail: str = Field(description="The forecast in words, with its inputs.")

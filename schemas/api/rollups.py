@@ -39,6 +39,22 @@ class Explanation(BaseModel):
     health_rule: str | None = None
 
 
+class Forecast(BaseModel):
+    """When an initiative's open items are projected to be done, from its own throughput."""
+
+    status: Literal["forecast", "insufficient_data", "done"]
+    weeks: int = Field(description="Weeks of throughput looked at (FORECAST_WEEKS).")
+    samples: list[int] = Field(description="Items done per week, oldest first.")
+    remaining: int = Field(description="Open items (not done, not cancelled, not deleted).")
+    p50: date | None = None
+    p85: date | None = None
+    target_date: date | None = None
+    past_target: bool = Field(
+        default=False, description="True when the p85 date lies past the target date."
+    )
+    detail: str = Field(description="The forecast in words, with its inputs.")
+
+
 class Rollup(BaseModel):
     node_type: NodeType
     node_id: int
@@ -51,6 +67,9 @@ class Rollup(BaseModel):
     target_date: date | None = None
     explanation: Explanation
     as_of: datetime
+    forecast: Forecast | None = Field(
+        default=None, description="Initiatives: projected completion (progress endpoint only)."
+    )
 
 
 class InitiativeNode(Rollup):

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from schemas.api.feed import Digest, DigestItem, NodeMovement, SlippedNode
+from schemas.api.feed import Digest, DigestItem, ForecastNote, NodeMovement, SlippedNode
 from schemas.tables import Change, ProgressSnapshot, WorkItem, WorkItemLink
 from service.digests.scope import Scope, resolve
 from service.feed.queries import changes_between
+from service.portfolio.history import forecast
 
 # Worse is higher; states outside this scale (done, not_started, unknown) are never "worse".
 HEALTH_RANK = {"on_track": 0, "at_risk": 1, "off_track": 2}
@@ -28,7 +29,12 @@ NodeKey = tuple[str, int]
 
 
 async def build_digest(
-    session: AsyncSession, scope_key: str, since: datetime, until: datetime
+    session: AsyncSession,
+    scope_key: str,
+    since: datetime,
+    until: datetime,
+    *,
+    forecast_weeks: int = 6,
 ) -> Digest:
     scope = await resolve(session, scope_key)
     changes = await changes_between(session, since, until, scope.feed_filter())
@@ -45,7 +51,31 @@ async def build_digest(
         slipped=_health_worsened(movements) + _overdue(scope, since, until),
         unplanned=await _unplanned(session, scope, since, until),
         changes=len(changes),
+        forecasts=await _forecasts(session, scope, until, forecast_weeks),
     )
+
+
+async def _forecasts(
+    session: AsyncSession, scope: Scope, until: datetime, weeks: int
+) -> list[ForecastNote]:
+    notes = []
+    for initiative_id, initiative in sorted(scope.initiatives.items()):
+        if initiative.status in _CLOSED_INITIATIVE:
+            continue
+        projected = await forecast(
+            session,
+            initiative_id,
+            today=until.date(),
+            weeks=weeks,
+            target_date=initiative.target_date,
+        )
+        if projected.status == "forecast":
+            notes.append(
+                ForecastNote(
+                    initiative_id=initiative_id, title=initiative.title, forecast=projected
+                )
+            )
+    return notes
 
 
 def _nodes(scope: Scope) -> dict[NodeKey, str]:

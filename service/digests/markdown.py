@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.api.feed import Digest, DigestItem, NodeMovement
+from schemas.api.feed import Digest, DigestItem, ForecastNote, NodeMovement
 
 _LABEL = {"objective": "Objective", "key_result": "Key result", "initiative": "Initiative"}
 _MAX_ITEMS = 15
@@ -32,6 +32,14 @@ def _movement(m: NodeMovement) -> str:
     if m.health_before != m.health_after:
         parts.append(f"health {m.health_before or 'n/a'} → {m.health_after or 'n/a'}")
     return f"- {_LABEL[m.node_type]} {m.title}: {'; '.join(parts)}"
+
+
+def _forecast(note: ForecastNote) -> str:
+    f = note.forecast
+    line = f"- Initiative {note.title}: projected {f.p50}, p85 {f.p85}"
+    if f.target_date is not None:
+        line += f"; target {f.target_date}"
+    return line + (" (p85 past the target date)" if f.past_target else "")
 
 
 def _items(items: list[DigestItem]) -> list[str]:
@@ -61,6 +69,7 @@ def render(digest: Digest) -> str:
             [f"- {_LABEL[s.node_type]} {s.title}: {s.reason}" for s in digest.slipped],
         ),
         (f"New unplanned work ({len(digest.unplanned)})", _items(digest.unplanned)),
+        ("Forecasts", [_forecast(n) for n in digest.forecasts]),
     ]
     shown = [(title, body) for title, body in sections if body]
     if not shown:

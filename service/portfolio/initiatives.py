@@ -12,6 +12,7 @@ from sqlmodel import col
 from schemas.api.portfolio import InitiativeCreate, InitiativePublic, InitiativeUpdate
 from schemas.tables import Initiative, InitiativeKeyResult, KeyResult
 from service.errors import Unprocessable
+from service.portfolio import touches
 from service.portfolio.validation import check_dates, reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
@@ -104,6 +105,7 @@ async def create(session: AsyncSession, data: InitiativeCreate, *, cause: str) -
     await repository.create(
         session, initiative, entity=ENTITY, cause=cause, extra={"key_result_ids": ids}
     )
+    touches.nodes(session, "initiative", [initiative.id], cause)
     return initiative
 
 
@@ -123,6 +125,8 @@ async def update(
         new_ids = await _check_key_results(session, changes.pop("key_result_ids") or [])
         if new_ids != old_ids:
             await _set_key_results(session, initiative_id, new_ids)
+    touches.nodes(session, "initiative", [initiative_id], cause)
+    touches.nodes(session, "key_result", set(old_ids) | set(new_ids), cause)
     return await repository.update(
         session,
         initiative,
@@ -136,4 +140,6 @@ async def update(
 
 async def delete(session: AsyncSession, initiative_id: int, *, cause: str) -> None:
     initiative = await get(session, initiative_id)
+    key_results = (await key_result_ids(session, [initiative_id]))[initiative_id]
+    touches.nodes(session, "key_result", key_results, cause)
     await repository.delete(session, initiative, entity=ENTITY, cause=cause)

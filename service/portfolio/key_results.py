@@ -11,6 +11,7 @@ from sqlmodel import col
 from schemas.api.portfolio import KeyResultCreate, KeyResultUpdate
 from schemas.tables import KeyResult, Objective
 from service.errors import Unprocessable
+from service.portfolio import touches
 from service.portfolio.validation import check_dates, reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
@@ -42,9 +43,11 @@ async def _check_objective(session: AsyncSession, objective_id: int) -> None:
 
 async def create(session: AsyncSession, data: KeyResultCreate, *, cause: str) -> KeyResult:
     await _check_objective(session, data.objective_id)
-    return await repository.create(
+    key_result = await repository.create(
         session, KeyResult(**data.model_dump()), entity=ENTITY, cause=cause
     )
+    touches.nodes(session, "key_result", [key_result.id], cause)
+    return key_result
 
 
 async def update(
@@ -59,9 +62,14 @@ async def update(
         changes.get("start_date", key_result.start_date),
         changes.get("target_date", key_result.target_date),
     )
-    return await repository.update(session, key_result, changes, entity=ENTITY, cause=cause)
+    old_objective = key_result.objective_id
+    updated = await repository.update(session, key_result, changes, entity=ENTITY, cause=cause)
+    touches.nodes(session, "key_result", [key_result_id], cause)
+    touches.nodes(session, "objective", [old_objective], cause)  # it may have lost this part
+    return updated
 
 
 async def delete(session: AsyncSession, key_result_id: int, *, cause: str) -> None:
     key_result = await get(session, key_result_id)
+    touches.nodes(session, "objective", [key_result.objective_id], cause)
     await repository.delete(session, key_result, entity=ENTITY, cause=cause)

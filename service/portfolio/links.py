@@ -15,6 +15,7 @@ from schemas.api.rules import ItemLinkPublic
 from schemas.enums import LinkTarget
 from schemas.tables import Initiative, KeyResult, WorkItem, WorkItemLink
 from service.errors import NotFound
+from service.portfolio import touches
 from service.rules.evaluation import apply_rules_to_items
 from service.store.changes import append_change
 
@@ -102,6 +103,7 @@ async def put_manual(
                 before=before,
                 after=after,
             )
+    touches.nodes(session, target_type.value, [target_id], cause)
     await apply_rules_to_items(session, item.source_id, [item_id])
     return link
 
@@ -122,6 +124,7 @@ async def delete_manual(
     await session.flush()
     kind = "link.updated" if before["excluded"] else "link.removed"
     await append_change(session, kind, "work_item", item_id, cause=f"api:{author}", before=before)
+    touches.nodes(session, target_type.value, [target_id], f"api:{author}")
     await apply_rules_to_items(session, item.source_id, [item_id])
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 from schemas.api.portfolio import ObjectiveCreate, ObjectiveUpdate
 from schemas.tables import KeyResult, Objective
 from service.errors import Conflict, Unprocessable
+from service.portfolio import touches
 from service.portfolio.validation import reject_nulls
 from service.store import repository
 from service.store.pagination import paginate
@@ -53,9 +54,11 @@ async def _check_parent(session: AsyncSession, objective_id: int | None, parent_
 async def create(session: AsyncSession, data: ObjectiveCreate, *, cause: str) -> Objective:
     if data.parent_id is not None:
         await _check_parent(session, None, data.parent_id)
-    return await repository.create(
+    objective = await repository.create(
         session, Objective(**data.model_dump()), entity=ENTITY, cause=cause
     )
+    touches.nodes(session, "objective", [objective.id], cause)
+    return objective
 
 
 async def update(
@@ -68,7 +71,10 @@ async def update(
     reject_nulls(changes, ("title",))
     if "weight" in changes and changes["weight"] is None:
         changes.pop("weight")
-    return await repository.update(session, objective, changes, entity=ENTITY, cause=cause)
+    old_parent = objective.parent_id
+    updated = await repository.update(session, objective, changes, entity=ENTITY, cause=cause)
+    touches.nodes(session, "objective", [objective_id, old_parent], cause)
+    return updated
 
 
 async def delete(session: AsyncSession, objective_id: int, *, cause: str) -> None:
@@ -84,4 +90,5 @@ async def delete(session: AsyncSession, objective_id: int, *, cause: str) -> Non
             f"objective {objective_id} still has child objectives or key results; "
             "delete or move them first"
         )
+    touches.nodes(session, "objective", [objective.parent_id], cause)
     await repository.delete(session, objective, entity=ENTITY, cause=cause)

@@ -362,6 +362,28 @@ def health(
     return "on_track"
 
 
+def health_reason(
+    progress: float | None, start: date | None, target: date | None, policy: HealthPolicy
+) -> str:
+    """Why `health` gives what it gives, in words with the numbers compared."""
+    if progress is not None and progress >= 1 - _EPS:
+        return "all counted work is done"
+    elapsed = elapsed_share(start, target, policy.today)
+    if elapsed is None or start is None or target is None:
+        return "no start and target date: health is not measured"
+    if policy.today < start:
+        return f"starts on {start.isoformat()}"
+    value = progress or 0.0
+    if policy.today > target:
+        return f"target date {target.isoformat()} has passed at {value:.0%} progress"
+    compared = f"progress {value:.0%} against {elapsed:.0%} of the time elapsed"
+    if value < elapsed - policy.off_track_margin - _EPS:
+        return f"{compared} (more than {policy.off_track_margin:.0%} behind)"
+    if value < elapsed - policy.at_risk_margin - _EPS:
+        return f"{compared} (more than {policy.at_risk_margin:.0%} behind)"
+    return f"{compared} (within {policy.at_risk_margin:.0%})"
+
+
 def manual_progress(start: float, target: float, current: float) -> float | None:
     if target == start:
         return 1.0 if current >= target else 0.0

@@ -1,128 +1,145 @@
-"""Progress history: a snapshot per node when its value changes, at most one per interval."""
+"""Progress history: one point per node per interval, written when the node's value changes.
+
+A point holds the node's progress and health, and its done and scope counts and points (what a
+burn-up chart draws). Points are coalesced: within one `interval_seconds` window (fixed windows
+from the epoch) a node has at most one point, and the last value in the window wins. The newest
+point of a node is therefore always its current value, which is what writers compare with.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from schemas.api.rollups import Rollup
 from schemas.tables import ProgressSnapshot
 
+SNAPSHOT: Table = ProgressSnapshot.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
+NodeKey = tuple[str, int]
 
 
-def _value(progress: float | None, health: str | None) -> tuple[float | None, str | None]:
-    return (round(progress, 6) if progress is not None else None, health)
+def _r(value: float | None) -> float | None:
+    return round(value, 6) if value is not None else None
 
 
-async def _latest(
-    session: AsyncSession, keys: list[tuple[str, int]]
-) -> dict[tuple[str, int], tuple[float | None, str | None, datetime]]:
-    found: dict[tuple[str, int], tuple[float | None, str | None, datetime]] = {}
+@dataclass(frozen=True)
+class Value:
+    """What a point records of a node (floats rounded, so float noise is no change)."""
+
+    progress: float | None
+    by_count: float | None
+    by_points: float | None
+    health: str | None
+    done_count: int
+    total_count: int
+    done_points: float
+    total_points: float
+
+    @classmethod
+    def of(cls, **fields: Any) -> Value:
+        for name in ("progress", "by_count", "by_points"):
+            fields[name] = _r(fields.get(name))
+        for name in ("done_points", "total_points"):
+            fields[name] = round(float(fields.get(name) or 0.0), 6)
+        return cls(**fields)
+
+    def columns(self) -> dict[str, Any]:
+        return dict(zip(_VALUE_COLUMNS, astuple(self), strict=True))
+
+
+_VALUE_COLUMNS = (
+    "progress",
+    "by_count",
+    "by_points",
+    "health",
+    "done_count",
+    "total_count",
+    "done_points",
+    "total_points",
+)
+
+
+@dataclass(frozen=True)
+class Latest:
+    id: int
+    value: Value
+    recorded_at: datetime
+
+
+async def latest(session: AsyncSession, keys: Sequence[NodeKey]) -> dict[NodeKey, Latest]:
+    """The newest point of each (node_type, node_id) that has one."""
+    found: dict[NodeKey, Latest] = {}
     by_type: dict[str, list[int]] = defaultdict(list)
-    for node_type, node_id in keys:
+    for node_type, node_id in dict.fromkeys(keys):
         by_type[node_type].append(node_id)
+    s = SNAPSHOT.c
     # Per node type with a plain IN list: the (node_type, node_id, recorded_at) index serves
     # it directly, where a row-value IN over both columns planned far worse on PostgreSQL.
     for node_type, ids in by_type.items():
         for start in range(0, len(ids), _CHUNK):
             newest = (
-                select(
-                    col(ProgressSnapshot.node_id),
-                    func.max(col(ProgressSnapshot.recorded_at)).label("at"),
-                )
-                .where(
-                    col(ProgressSnapshot.node_type) == node_type,
-                    col(ProgressSnapshot.node_id).in_(ids[start : start + _CHUNK]),
-                )
-                .group_by(col(ProgressSnapshot.node_id))
+                select(s.node_id, func.max(s.id).label("last_id"))
+                .where(s.node_type == node_type, s.node_id.in_(ids[start : start + _CHUNK]))
+                .group_by(s.node_id)
                 .subquery()
             )
             rows = await session.execute(
-                select(
-                    col(ProgressSnapshot.node_id),
-                    col(ProgressSnapshot.progress),
-                    col(ProgressSnapshot.health),
-                    col(ProgressSnapshot.recorded_at),
-                ).join(
-                    newest,
-                    and_(
-                        col(ProgressSnapshot.node_type) == node_type,
-                        newest.c.node_id == col(ProgressSnapshot.node_id),
-                        newest.c.at == col(ProgressSnapshot.recorded_at),
-                    ),
+                select(s.id, s.node_id, s.recorded_at, *(s[n] for n in _VALUE_COLUMNS)).join(
+                    newest, and_(newest.c.last_id == s.id)
                 )
             )
-            for node_id, progress, health, recorded_at in rows:
-                found[(node_type, node_id)] = (progress, health, recorded_at)
+            for row_id, node_id, recorded_at, *values in rows:
+                value = Value.of(**dict(zip(_VALUE_COLUMNS, values, strict=True)))
+                found[(node_type, node_id)] = Latest(row_id, value, recorded_at)
     return found
 
 
-Latest = dict[tuple[str, int], tuple[float | None, str | None, datetime]]
-
-
-async def latest(session: AsyncSession, keys: Sequence[tuple[str, int]]) -> Latest:
-    """The last recorded (progress, health, recorded_at) of each (node_type, node_id)."""
-    return await _latest(session, list(dict.fromkeys(keys)))
-
-
-def due(
-    rollups: Sequence[Rollup], last: Latest, *, now: datetime, interval_seconds: int
-) -> list[dict[str, Any]]:
-    """Snapshot rows for the nodes whose value changed since their last snapshot.
-
-    A changed value is recorded only once the last snapshot is `interval_seconds` old, so a
-    busy node yields at most one row per interval.
-    """
-    unique = {(r.node_type, r.node_id): r for r in rollups}
-    interval = timedelta(seconds=interval_seconds)
-    rows = []
-    for key, rollup in unique.items():
-        previous = last.get(key)
-        if previous is not None and (
-            _value(previous[0], previous[1]) == _value(rollup.progress, rollup.health)
-            or now - previous[2] < interval
-        ):
-            continue
-        rows.append(
-            {
-                "node_type": rollup.node_type,
-                "node_id": rollup.node_id,
-                "progress": rollup.progress,
-                "health": rollup.health,
-                "details": rollup.model_dump(
-                    mode="json", exclude={"epics", "key_results", "initiatives", "objectives"}
-                ),
-                "recorded_at": now,
-            }
-        )
-    return rows
-
-
-async def write(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    if rows:
-        await session.execute(insert(ProgressSnapshot), rows)
-    return len(rows)
+def window_start(now: datetime, interval_seconds: int) -> datetime:
+    seconds = int(now.timestamp()) // max(1, interval_seconds) * max(1, interval_seconds)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 async def record(
-    session: AsyncSession, rollups: Sequence[Rollup], *, now: datetime, interval_seconds: int
+    session: AsyncSession,
+    points: Sequence[tuple[NodeKey, Value, dict[str, Any]]],
+    last: dict[NodeKey, Latest],
+    *,
+    now: datetime,
+    interval_seconds: int,
 ) -> int:
-    """Store a snapshot for each node whose value changed (see `due`); returns how many."""
-    last = await latest(session, [(r.node_type, r.node_id) for r in rollups])
-    return await write(session, due(rollups, last, now=now, interval_seconds=interval_seconds))
+    """Write a point per (node, value, details); a node's point of this window is overwritten."""
+    opened = window_start(now, interval_seconds)
+    inserts, updates = [], []
+    for (node_type, node_id), value, details in points:
+        row = {**value.columns(), "details": details, "recorded_at": now}
+        previous = last.get((node_type, node_id))
+        if previous is not None and previous.recorded_at >= opened:
+            updates.append({"row_id": previous.id, **row})
+        else:
+            inserts.append({"node_type": node_type, "node_id": node_id, **row})
+    if inserts:
+        await session.execute(insert(SNAPSHOT), inserts)
+    if updates:
+        await session.execute(
+            update(SNAPSHOT)
+            .where(SNAPSHOT.c.id == bindparam("row_id"))
+            .values({n: bindparam(n) for n in (*_VALUE_COLUMNS, "details", "recorded_at")}),
+            updates,
+        )
+    return len(points)
 
 
 async def at(
     session: AsyncSession, node_type: str, node_id: int, as_of: datetime
 ) -> ProgressSnapshot | None:
-    """The latest snapshot of a node recorded at or before `as_of`."""
+    """The latest point of a node recorded at or before `as_of`."""
     row = await session.execute(
         select(ProgressSnapshot)
         .where(
@@ -134,3 +151,25 @@ async def at(
         .limit(1)
     )
     return row.scalars().first()
+
+
+async def between(
+    session: AsyncSession, node_type: str, node_id: int, since: datetime, until: datetime
+) -> tuple[ProgressSnapshot | None, list[ProgressSnapshot]]:
+    """The point in force at `since` (if any), and the points recorded after it up to `until`."""
+    before = await at(session, node_type, node_id, since)
+    rows = await session.execute(
+        select(ProgressSnapshot)
+        .where(
+            col(ProgressSnapshot.node_type) == node_type,
+            col(ProgressSnapshot.node_id) == node_id,
+            col(ProgressSnapshot.recorded_at) > since,
+            col(ProgressSnapshot.recorded_at) <= until,
+        )
+        .order_by(col(ProgressSnapshot.recorded_at), col(ProgressSnapshot.id))
+    )
+    return before, list(rows.scalars())
+
+
+def stale(previous: Latest | None, now: datetime, interval: timedelta) -> bool:
+    return previous is None or now - previous.recorded_at >= interval

@@ -1,7 +1,8 @@
 """Progress of initiatives, key results and objectives, and the portfolio tree built from them.
 
 Every number comes from the aggregate queries in `rollups`; this module only assembles them,
-adds health and explanations, and records history snapshots.
+adds health and explanations. Reads never write: history points are recorded by the writes
+that move a node (`service.portfolio.progress`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from schemas.api.rollups import (
 from schemas.enums import ProgressSource
 from schemas.tables import Initiative, InitiativeKeyResult, KeyResult, Objective
 from service.errors import NotFound
-from service.portfolio import rollups, snapshots
+from service.portfolio import history, rollups, snapshots
 from service.portfolio.rollups import HealthPolicy, Tally
 
 
@@ -40,6 +41,7 @@ class RollupContext:
     now: datetime
     policy: HealthPolicy
     snapshot_interval_seconds: int = 3600
+    forecast_weeks: int = 6
 
 
 def _work_rollup(
@@ -145,6 +147,46 @@ def _key_result_nodes(
     return nodes
 
 
+def objective_node(
+    objective: Objective,
+    parts: Sequence[Component],
+    ctx: RollupContext,
+    *,
+    key_results: Sequence[KeyResultNode] = (),
+    objectives: Sequence[ObjectiveNode] = (),
+) -> ObjectiveNode:
+    """An objective from its parts (key results and child objectives): their weighted mean."""
+    assert objective.id is not None
+    counted = [p for p in parts if p.progress is not None and p.weight > 0]
+    total_weight = sum(p.weight for p in counted)
+    progress = (
+        sum(p.weight * (p.progress or 0.0) for p in counted) / total_weight
+        if total_weight > 0
+        else None
+    )
+    terms = " + ".join(f"{p.weight:g}*{p.progress:.4g}" for p in counted) or "nothing"
+    skipped = len(parts) - len(counted)
+    return ObjectiveNode(
+        node_type="objective",
+        node_id=objective.id,
+        title=objective.title,
+        progress=progress,
+        explanation=Explanation(
+            formula=(
+                "progress = sum(weight * progress) / sum(weight) over key results and child "
+                f"objectives = ({terms}) / {total_weight:g}"
+            ),
+            components=list(parts),
+            excluded=(
+                [Excluded(reason="no progress yet or weight 0", count=skipped)] if skipped else []
+            ),
+        ),
+        key_results=list(key_results),
+        objectives=list(objectives),
+        as_of=ctx.now,
+    )
+
+
 def objective_nodes(
     objectives: Sequence[Objective],
     key_results: dict[int, list[tuple[KeyResult, KeyResultNode]]],
@@ -185,36 +227,7 @@ def objective_nodes(
                     weight=child.weight,
                 )
             )
-        counted = [p for p in parts if p.progress is not None and p.weight > 0]
-        total_weight = sum(p.weight for p in counted)
-        progress = (
-            sum(p.weight * (p.progress or 0.0) for p in counted) / total_weight
-            if total_weight > 0
-            else None
-        )
-        terms = " + ".join(f"{p.weight:g}*{p.progress:.4g}" for p in counted) or "nothing"
-        skipped = len(parts) - len(counted)
-        node = ObjectiveNode(
-            node_type="objective",
-            node_id=objective.id,
-            title=objective.title,
-            progress=progress,
-            explanation=Explanation(
-                formula=(
-                    "progress = sum(weight * progress) / sum(weight) over key results and child "
-                    f"objectives = ({terms}) / {total_weight:g}"
-                ),
-                components=parts,
-                excluded=(
-                    [Excluded(reason="no progress yet or weight 0", count=skipped)]
-                    if skipped
-                    else []
-                ),
-            ),
-            key_results=kr_nodes,
-            objectives=sub_nodes,
-            as_of=ctx.now,
-        )
+        node = objective_node(objective, parts, ctx, key_results=kr_nodes, objectives=sub_nodes)
         nodes[objective.id] = node
         return node
 
@@ -242,12 +255,6 @@ async def _kr_initiatives(session: AsyncSession) -> dict[int, list[int]]:
     return result
 
 
-async def _record(session: AsyncSession, nodes: Sequence[Rollup], ctx: RollupContext) -> None:
-    await snapshots.record(
-        session, nodes, now=ctx.now, interval_seconds=ctx.snapshot_interval_seconds
-    )
-
-
 async def initiative_progress(
     session: AsyncSession, initiative_id: int, ctx: RollupContext
 ) -> Rollup:
@@ -255,8 +262,15 @@ async def initiative_progress(
     if initiative is None:
         raise NotFound(f"initiative {initiative_id} does not exist")
     node = (await initiative_nodes(session, [initiative], ctx))[initiative_id]
-    await _record(session, [node], ctx)
-    return Rollup.model_validate(node.model_dump(exclude={"epics"}))
+    rollup = Rollup.model_validate(node.model_dump(exclude={"epics"}))
+    rollup.forecast = await history.forecast(
+        session,
+        initiative_id,
+        today=ctx.policy.today,
+        weeks=ctx.forecast_weeks,
+        target_date=initiative.target_date,
+    )
+    return rollup
 
 
 async def key_result_progress(
@@ -266,7 +280,6 @@ async def key_result_progress(
     if kr is None:
         raise NotFound(f"key result {key_result_id} does not exist")
     node = (await key_result_nodes(session, [kr], ctx))[key_result_id]
-    await _record(session, [node], ctx)
     return Rollup.model_validate(node.model_dump(exclude={"initiatives"}))
 
 
@@ -315,7 +328,6 @@ async def objective_progress(
         raise NotFound(f"objective {objective_id} does not exist")
     nodes, _ = await _objective_forest(session, ctx)
     node = nodes[objective_id]
-    await _record(session, [node], ctx)
     return Rollup.model_validate(node.model_dump(exclude={"key_results", "objectives"}))
 
 
@@ -335,17 +347,6 @@ async def progress_at(
     if snapshot is None:
         raise NotFound(f"no progress of {label} {node_id} was recorded at or before {as_of}")
     return Rollup.model_validate(snapshot.details | {"as_of": snapshot.recorded_at})
-
-
-def _subtree(nodes: list[ObjectiveNode]) -> list[Rollup]:
-    found: list[Rollup] = []
-    for node in nodes:
-        found.append(node)
-        for kr in node.key_results:
-            found.append(kr)
-            found.extend(kr.initiatives)
-        found.extend(_subtree(node.objectives))
-    return found
 
 
 _pause_depth = 0
@@ -390,7 +391,7 @@ async def portfolio(
     """Objectives → key results → initiatives (→ epics), progress and health at every node.
 
     Every read comes first (a constant number of queries), then the tree is built in one
-    synchronous pass, then the snapshots that are due are written.
+    synchronous pass.
     """
     if objective_id is not None and await session.get(Objective, objective_id) is None:
         raise NotFound(f"objective {objective_id} does not exist")
@@ -415,14 +416,6 @@ async def _portfolio(
             session, [e[0] for group in epics.values() for e in group]
         )
     kr_initiatives = await _kr_initiatives(session)
-    last = await snapshots.latest(
-        session,
-        [
-            *(("initiative", i.id) for i in initiatives),
-            *(("key_result", k.id) for k in key_results),
-            *(("objective", o.id) for o in objectives),
-        ],
-    )
     init_nodes = _initiative_nodes(initiatives, init_tallies, ctx)
     for initiative_id, node in init_nodes.items():
         if include_epics:
@@ -447,12 +440,4 @@ async def _portfolio(
     unaligned = (
         [n for i, n in init_nodes.items() if i not in aligned] if objective_id is None else []
     )
-    rows = snapshots.due(
-        [*_subtree(roots), *unaligned],
-        last,
-        now=ctx.now,
-        interval_seconds=ctx.snapshot_interval_seconds,
-    )
-    tree = PortfolioTree(as_of=ctx.now, objectives=roots, unaligned_initiatives=unaligned)
-    await snapshots.write(session, rows)
-    return tree
+    return PortfolioTree(as_of=ctx.now, objectives=roots, unaligned_initiatives=unaligned)

@@ -21,6 +21,7 @@ from schemas.api.rules import RuleConditions
 from schemas.enums import LinkTarget
 from schemas.tables import MappingRule, WorkItem, WorkItemLink
 from schemas.types import utcnow
+from service.portfolio import touches
 from service.rules import membership
 from service.rules.conditions import (
     ITEM_COLUMNS,
@@ -269,6 +270,8 @@ async def write_plan(
                 )
             )
     await append_changes(session, changes)
+    for c in (*plan.added, *plan.removed):
+        touches.nodes(session, c.target_type, [c.target_id], cause)
     relinked = {c.work_item_id for c in (*plan.added, *plan.removed)}
     await membership.refresh(session, relinked.union(touched))
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LinkTarget
 from schemas.tables import MembershipAnchor, MembershipTally, WorkItem, WorkItemLink
+from service.portfolio import touches
 from service.store.changes import CHANGE_FEED_LOCK_KEY
 
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
@@ -156,6 +157,7 @@ async def _flush_tallies(session: AsyncSession, writes: _Writes) -> None:
     for (target_type, anchor_id, _, _), _ in deltas:
         emptied[target_type].add(anchor_id)
     for target_type, anchors in emptied.items():
+        touches.anchors(session, target_type, anchors)  # their targets' rollups moved
         ids = sorted(anchors)
         for start in range(0, len(ids), _CHUNK):
             await session.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,25 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
+
+BEFORE_COMMIT = "before_commit"
+Hook = Callable[[AsyncSession], Awaitable[None]]
+
+
+def before_commit(session: AsyncSession, name: str, hook: Hook) -> None:
+    """Run `hook` once in this transaction, just before the owner of the session commits it.
+
+    For work that follows from every write of a transaction and belongs in it (recomputing the
+    rollups a write moved), registered by the writers themselves so no path can forget it.
+    """
+    session.info.setdefault(BEFORE_COMMIT, {})[name] = hook
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    """Run the registered hooks (also for callers that commit a session of their own)."""
+    while hooks := session.info.pop(BEFORE_COMMIT, None):
+        for hook in hooks.values():
+            await hook(session)
 
 
 class Database:
@@ -44,6 +63,8 @@ class Database:
             self.read_engine = create_async_engine(url, **kwargs)
             _configure_sqlite(self.read_engine, busy_timeout_ms, immediate=False)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Copied into every session's `info`: what write hooks need to know (e.g. rollup settings).
+        self.session_info: dict[str, Any] = {}
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
@@ -69,8 +90,10 @@ class Database:
     async def _session(self, *, readonly: bool) -> AsyncIterator[AsyncSession]:
         maker = self.read_sessionmaker if readonly else self.sessionmaker
         async with maker() as session:
+            session.info.update(self.session_info)
             try:
                 yield session
+                await run_before_commit(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.tables import WorkItem
 from schemas.types import utcnow
 from schemas.work_item import WorkItemIn
+from service.portfolio import touches
 from service.store.changes import append_changes, change_row, diff
 
 # Canonical fields: their hash decides whether an incoming item changes anything.
@@ -147,6 +148,7 @@ async def upsert_work_items(
     Every real change appends a change-feed row in the caller's transaction, caused by
     `causes[external_id]` when given (a batch of webhook deliveries), else by `cause`.
     """
+    touches.cause(session, cause)
     result = UpsertResult()
     batch = _dedupe(items)
     for start in range(0, len(batch), _CHUNK):
@@ -358,6 +360,7 @@ async def tombstone_work_items(
     occurred_at: datetime | None = None,
 ) -> list[int]:
     """Mark items deleted upstream (the rows stay); returns the ids newly tombstoned."""
+    touches.cause(session, cause)
     table = WORK_ITEM
     now = utcnow()
     tombstoned: list[int] = []

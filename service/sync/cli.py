@@ -14,6 +14,7 @@ from connectors.base import Page
 from schemas.enums import RunStatus, SyncMode
 from schemas.tables import Source, SyncRun
 from service.config import Settings
+from service.portfolio import progress as rollup_progress
 from service.security import load_secret_box
 from service.sources import store as sources
 from service.store.db import Database
@@ -69,6 +70,7 @@ async def sync_command(
 ) -> bool:
     """Sync one source (id or name) or every enabled one; True when every run succeeded."""
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    rollup_progress.configure(db, settings)
     try:
         chosen = await _select(db, selector)
         if not chosen:

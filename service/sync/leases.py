@@ -15,7 +15,7 @@ from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.tables import SyncLease
+from schemas.tables import JobLease, SyncLease
 
 LEASE: Table = SyncLease.__table__  # type: ignore[attr-defined]
 
@@ -110,3 +110,30 @@ async def current(session: AsyncSession, source_id: int) -> LeaseState | None:
     if row is None:
         return None
     return LeaseState(holder=row.holder, run_id=row.run_id, expires_at=row.expires_at)
+
+
+JOB_LEASE: Table = JobLease.__table__  # type: ignore[attr-defined]
+
+
+async def acquire_job(
+    session: AsyncSession, name: str, holder: str, *, ttl_seconds: float, now: datetime
+) -> bool:
+    """Take the named job's lease if it is free, expired or already ours; False otherwise.
+
+    The same rules as a source's sync lease: one conditional UPDATE, atomic on SQLite (writers
+    begin IMMEDIATE) and on PostgreSQL (the row lock the UPDATE takes; a contender re-checks
+    the condition on the committed row).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(JOB_LEASE).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+    )
+    c = JOB_LEASE.c
+    free = or_(c.holder.is_(None), c.holder == holder, c.expires_at.is_(None), c.expires_at <= now)
+    result = await session.execute(
+        update(JOB_LEASE)
+        .where(c.name == name, free)
+        .values(holder=holder, expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)

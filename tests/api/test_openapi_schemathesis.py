@@ -56,6 +56,7 @@ def test_api_conforms(
             database=None,
         )
         def run(case) -> None:  # type: ignore[no-untyped-def]
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            # Long-polls may wait their full 10 s: the read timeout leaves room beyond that.
+            case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
 
         run()

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import col
 
 from schemas.tables import Change, KeyResult, ProgressSnapshot, WorkItem, WorkItemLink
@@ -49,24 +49,6 @@ async def _history(db: Database) -> dict[str, Any]:
     async with db.session() as session:
         await session.execute(update(Change).values(created_at=old))
         await session.execute(update(WorkItemLink).values(created_at=old))
-        session.add_all(
-            [
-                ProgressSnapshot(
-                    node_type="initiative",
-                    node_id=ids["initiative"],
-                    progress=0.2,
-                    health="on_track",
-                    recorded_at=old,
-                ),
-                ProgressSnapshot(
-                    node_type="initiative",
-                    node_id=ids["initiative"],
-                    progress=0.45,
-                    health="at_risk",
-                    recorded_at=now - timedelta(hours=1),
-                ),
-            ]
-        )
     # The window.
     async with db.session() as session:
         done = {"status": "Done", "status_category": "done"}
@@ -88,6 +70,30 @@ async def _history(db: Database) -> dict[str, Any]:
             cause="sync:3",
         )
     await link(db, three, "initiative", ids["initiative"])
+    # The history the digest reads, by hand (writes above recorded their own: replaced).
+    async with db.session() as session:
+        await session.execute(delete(ProgressSnapshot))
+        await session.execute(
+            delete(Change).where(col(Change.type).in_(["progress.changed", "health.changed"]))
+        )
+        session.add_all(
+            [
+                ProgressSnapshot(
+                    node_type="initiative",
+                    node_id=ids["initiative"],
+                    progress=0.2,
+                    health="on_track",
+                    recorded_at=old,
+                ),
+                ProgressSnapshot(
+                    node_type="initiative",
+                    node_id=ids["initiative"],
+                    progress=0.45,
+                    health="at_risk",
+                    recorded_at=now - timedelta(hours=1),
+                ),
+            ]
+        )
     await change(
         db,
         "progress.changed",

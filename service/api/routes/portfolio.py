@@ -1,8 +1,10 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from schemas.api.common import MAX_ID
+from schemas.api.history import HistorySeries, Step
 from schemas.api.rollups import Allocation, PortfolioTree, Rollup
 from schemas.api.rules import ItemLinkPublic, LinkPublic, ManualLinkRequest
 from schemas.enums import LinkTarget
@@ -17,7 +19,7 @@ from service.api.deps import (
     filter_id,
 )
 from service.api.problems import PROBLEM_RESPONSES
-from service.portfolio import allocation, links, tree
+from service.portfolio import allocation, history, links, tree
 from service.portfolio.allocation import GroupBy
 from service.portfolio.rollups import HealthPolicy
 
@@ -34,7 +36,10 @@ async def get_context(request: Request, settings: SettingsDep) -> tree.RollupCon
         off_track_margin=settings.health_off_track_margin,
     )
     return tree.RollupContext(
-        now=now, policy=policy, snapshot_interval_seconds=settings.snapshot_interval_seconds
+        now=now,
+        policy=policy,
+        snapshot_interval_seconds=settings.snapshot_interval_seconds,
+        forecast_weeks=settings.forecast_weeks,
     )
 
 
@@ -47,6 +52,47 @@ AsOf = Annotated[
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+_HISTORY_TYPES = {
+    "initiatives": "initiative",
+    "key-results": "key_result",
+    "objectives": "objective",
+}
+
+
+def _history_route(collection: str) -> None:
+    node_type = _HISTORY_TYPES[collection]
+    label = node_type.replace("_", " ")
+
+    async def node_history(
+        node_id: Annotated[int, Path(ge=1, le=MAX_ID, description=f"The {label} id.")],
+        session: SessionDep,
+        _: ReaderDep,
+        start: Annotated[date, Query(alias="from", description="First day (UTC).")],
+        end: Annotated[date | None, Query(alias="to", description="Last day (UTC); today.")] = None,
+        step: Annotated[Step, Query(description="One point per day or per week.")] = "day",
+    ) -> HistorySeries:
+        return await history.series(
+            session, node_type, node_id, start=start, end=end or utcnow().date(), step=step
+        )
+
+    node_history.__doc__ = (
+        f"Burn-up series of a {label}: done and scope (counts and points), progress and health "
+        "at the end of each day or week, carried forward between recorded points (no gaps)."
+    )
+    router.add_api_route(
+        f"/{collection}/{{node_id}}/history",
+        node_history,
+        methods=["GET"],
+        response_model=HistorySeries,
+        response_model_by_alias=True,
+        name=f"{node_type}_history",
+    )
+
+
+for _collection in _HISTORY_TYPES:
+    _history_route(_collection)
 
 
 @router.get("/initiatives/{initiative_id}/progress", response_model=Rollup)
