@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.web.portfolio_view import counts_of, data_attributes
+from service.web.portfolio_view import HEALTH_LABELS, counts_of, data_attributes
 
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -24,14 +24,6 @@ ADMIN_NAV: list[tuple[str, str]] = [
     ("Webhook inbox", "/admin/webhooks"),
     ("Subscriptions", "/admin/subscriptions"),
 ]
-
-HEALTH_LABELS = {
-    "not_started": "Not started",
-    "on_track": "On track",
-    "at_risk": "At risk",
-    "off_track": "Off track",
-    "done": "Done",
-}
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,17 @@ async def test_filters_by_health_owner_and_objective(
     assert ("initiative", str(seeded.initiatives["reliability"])) not in by_health
 
 
+async def test_epics_can_be_hidden_and_shown(
+    client: httpx.AsyncClient, db: Database, seeded: Seeded
+) -> None:
+    await signed_in_as(client, db, Role.reader)
+    epic = ("epic", str(seeded.items["MOB-1"]))
+    hidden = _page_nodes((await client.get("/", params={"epics": "hidden"})).text)
+    shown = _page_nodes((await client.get("/", params={"epics": "shown"})).text)
+    assert epic not in hidden and epic in shown
+    assert {k: v for k, v in shown.items() if k[0] != "epic"} == hidden
+
+
 async def test_bad_filter_shows_the_error_by_its_field(
     client: httpx.AsyncClient, db: Database, seeded: Seeded
 ) -> None:
