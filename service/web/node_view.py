@@ -12,6 +12,7 @@ from schemas.api.history import HistorySeries
 from schemas.api.rollups import Rollup
 from schemas.tables import Change, WorkItem
 from service.feed import queries as feed
+from service.portfolio import history
 from service.store import work_item_queries
 from service.store.work_item_queries import WorkItemFilters
 from service.web import reader_queries
@@ -71,10 +72,6 @@ async def chart(
 ) -> Chart:
     start, end, step = chart_window(node.start_date, today)
     label = "Points" if measure == "points" else "Items"
-    try:
-        from service.portfolio import history
-    except ImportError:  # the history series has not landed yet: no chart
-        return Chart(svg=burn_up_svg([]), measure=label, points=[], start=start, end=end, step=step)
     series = await history.series(session, node_type, node.node_id, start=start, end=end, step=step)
     points = burn_up_points(series, measure)
     svg = burn_up_svg(
