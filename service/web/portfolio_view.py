@@ -138,6 +138,7 @@ class NodeView:
     """One node as the page prints it, every string prepared (the page has ~3,000 nodes)."""
 
     kind: str
+    css: str
     title: str
     href: str
     attrs: Markup
@@ -172,6 +173,7 @@ def node_view(node: Rollup, *, owner: str | None = None, counted: bool = True) -
     progress = node.progress
     return NodeView(
         kind=kind,
+        css="node-" + node.node_type.replace("_", "-"),
         title=node.title,
         href=f"{path}{node.node_id}",
         attrs=_attrs(node),
