@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from schemas.enums import Role
 from tests.webhooks.support import encode, github_headers
 
-from .conftest import Screens, sign_in
+from .conftest import LAPTOP, PHONE, Screens, sign_in
 from .live import WEBHOOK_SECRET, LiveService
 
 
@@ -51,6 +51,11 @@ async def test_rule_preview_counts_equal_what_saving_links(
     unlinked = int(await page.locator("[data-preview-unlinked]").inner_text())
     assert previewed > 0 and unlinked > 0  # done acme/api work moves from Platform reliability
     await screens.shot(page, "rule-preview")
+    await page.set_viewport_size(PHONE)
+    await screens.shot(page, "rule-preview-phone")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the rule form scrolls sideways on a phone ({width} px)"
+    await page.set_viewport_size(LAPTOP)
 
     head = await _feed_head(live)
     await page.get_by_role("button", name="Save rule").click()
@@ -88,6 +93,11 @@ async def test_sync_now_shows_the_run_succeeded(
     await page.get_by_role("link", name="Back to jira").click()
     await expect(page.get_by_role("link", name=str(run_id), exact=True)).to_be_visible()
     await screens.shot(page, "source")
+    await page.set_viewport_size(PHONE)
+    await screens.shot(page, "source-phone")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width} px)"
+    await page.set_viewport_size(LAPTOP)
     await page.get_by_role("link", name="Edit").click()
     await expect(page.get_by_label("API token")).to_have_value("")  # secrets never come back
     await screens.shot(page, "source-edit")
