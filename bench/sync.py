@@ -96,6 +96,72 @@ def _request_budget(kind: str, items: int) -> int:
     return math.ceil(items / 100) + 2
 
 
+PROJECTS = ("acme/web", "acme/api", "acme/mobile", "PLAT", "MOB", "OPS")
+LABELS = ("bug", "enhancement", "frontend", "backend", "customer", "security", "ux", "infra")
+
+
+async def _seed_portfolio(api: httpx.AsyncClient) -> int:
+    """A portfolio that the synced work moves: initiatives by project and by label, each under
+    a key result that rolls up linked work; mapping rules link the items as they arrive."""
+
+    async def post(path: str, body: dict[str, Any]) -> int:
+        response = await api.post(path, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+    objective = await post("/api/v1/objectives", {"title": "Deliver"})
+    rules = 0
+    for group, values, condition in (
+        ("Projects", PROJECTS, "project"),
+        ("Themes", LABELS, "labels_any"),
+    ):
+        kr = await post(
+            "/api/v1/key-results",
+            {"objective_id": objective, "title": group, "progress_source": "linked_work"},
+        )
+        for value in values:
+            initiative = await post(
+                "/api/v1/initiatives",
+                {
+                    "title": f"{group}: {value}",
+                    "key_result_ids": [kr],
+                    "start_date": "2026-01-01",
+                    "target_date": "2027-06-30",
+                },
+            )
+            await post(
+                "/api/v1/admin/mapping-rules",
+                {
+                    "name": f"{condition} {value}",
+                    "conditions": {condition: [value] if condition == "labels_any" else value},
+                    "target": {"initiative_id": initiative},
+                },
+            )
+            rules += 1
+    return rules
+
+
+def _settle_stats() -> dict[str, Any] | None:
+    """Rollup recompute on write, per upsert page, split by whether a node moved."""
+    try:
+        from service.portfolio.progress import STATS
+    except ImportError:  # a build from before progress moved on write
+        return None
+    out = {
+        "pages_no_node_moved": STATS.calls_idle,
+        "ms_per_page_no_node_moved": (
+            round(STATS.seconds_idle * 1000 / STATS.calls_idle, 2) if STATS.calls_idle else None
+        ),
+        "pages_nodes_moved": STATS.calls_moved,
+        "ms_per_page_nodes_moved": (
+            round(STATS.seconds_moved * 1000 / STATS.calls_moved, 2) if STATS.calls_moved else None
+        ),
+        "nodes_moved": STATS.nodes_moved,
+    }
+    STATS.__init__()  # type: ignore[misc]
+    return out
+
+
 def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -140,7 +206,9 @@ async def _floor(sim: str, url: str, repos: list[str]) -> float:
     return time.perf_counter() - start
 
 
-async def bench_backend(backend: str, items: int, sim: str) -> dict[str, Any]:
+async def bench_backend(
+    backend: str, items: int, sim: str, with_portfolio: bool = True
+) -> dict[str, Any]:
     tmp = tempfile.mkdtemp()
     pg_name = None
     if backend == "sqlite":
@@ -166,6 +234,9 @@ async def bench_backend(backend: str, items: int, sim: str) -> dict[str, Any]:
             headers={"Authorization": f"Bearer {key}"},
             timeout=120,
         ) as api:
+            if with_portfolio:
+                result["mapping_rules"] = await _seed_portfolio(api)
+            _settle_stats()  # count the syncs only
             sources = {
                 "github": {
                     "kind": "github",
@@ -218,6 +289,7 @@ async def bench_backend(backend: str, items: int, sim: str) -> dict[str, Any]:
                     run = await _run(api, source_id, "incremental")
                     incremental.append({"k": k, "requests": run["requests"]})
                 entry["incremental"] = incremental
+                entry["rollups_on_write"] = _settle_stats()
                 result[kind] = entry
             floor = await _floor(sim, url, ["acme/web", "acme/api", "acme/mobile"])
             result["github"]["floor_seconds"] = round(floor, 2)
@@ -245,8 +317,13 @@ async def bench_backend(backend: str, items: int, sim: str) -> dict[str, Any]:
             await conn.close()
 
 
-async def main(items: int, backends: list[str]) -> dict[str, Any]:
-    results: dict[str, Any] = {"items_per_upstream": items, "machine": _machine(), "runs": []}
+async def main(items: int, backends: list[str], with_portfolio: bool = True) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "items_per_upstream": items,
+        "portfolio": with_portfolio,
+        "machine": _machine(),
+        "runs": [],
+    }
     for backend in backends:
         port = _free_port()
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
@@ -266,7 +343,7 @@ async def main(items: int, backends: list[str]) -> dict[str, Any]:
         try:
             sim = f"http://127.0.0.1:{port}"
             await _wait_up(sim)
-            results["runs"].append(await bench_backend(backend, items, sim))
+            results["runs"].append(await bench_backend(backend, items, sim, with_portfolio))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -277,8 +354,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--no-portfolio", action="store_true", help="sync into an empty portfolio (no rules)"
+    )
+    parser.add_argument("--out", default="bench/results/sync.json")
     args = parser.parse_args()
-    output = asyncio.run(main(args.items, args.backends.split(",")))
+    output = asyncio.run(main(args.items, args.backends.split(","), not args.no_portfolio))
     print(json.dumps(output, indent=2))
-    Path("bench/results").mkdir(parents=True, exist_ok=True)
-    Path("bench/results/sync.json").write_text(json.dumps(output, indent=2) + "\n")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(output, indent=2) + "\n")

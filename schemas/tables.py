@@ -192,6 +192,8 @@ class WorkItemLink(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("work_item_id", "target_type", "target_id"),
         Index("ix_work_item_link_target", "target_type", "target_id"),
+        # Manual exclusions per target (few) without reading every link of the target.
+        Index("ix_work_item_link_excluded", "excluded", "target_type", "target_id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
@@ -460,6 +462,29 @@ class MembershipTally(SQLModel, table=True):
     items: int = Field(default=0)
     points: float = Field(default=0.0)
     estimated: int = Field(default=0)
+
+
+class MembershipTargetTally(SQLModel, table=True):
+    """Items, points and estimated items per target and bucket: the tallies of its anchors."""
+
+    __tablename__ = "membership_target_tally"
+
+    target_type: str = Field(sa_column=Column(String(16), primary_key=True))
+    target_id: int = Field(sa_column=Column(BigId, primary_key=True))
+    status_category: str = Field(sa_column=Column(String(16), primary_key=True))
+    deleted: bool = Field(sa_column=Column(Boolean, primary_key=True))
+    items: int = Field(default=0)
+    points: float = Field(default=0.0)
+    estimated: int = Field(default=0)
+
+
+class MembershipMultiLink(SQLModel, table=True):
+    """Items with two or more counting own links of a target type (key results count once)."""
+
+    __tablename__ = "membership_multi_link"
+
+    work_item_id: int = Field(sa_column=Column(BigId, primary_key=True))
+    target_type: str = Field(sa_column=Column(String(16), primary_key=True))
 
 
 class SignInToken(SQLModel, table=True):

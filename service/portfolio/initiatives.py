@@ -14,6 +14,7 @@ from schemas.tables import Initiative, InitiativeKeyResult, KeyResult
 from service.errors import Unprocessable
 from service.portfolio import touches
 from service.portfolio.validation import check_dates, reject_nulls
+from service.rules import targets
 from service.store import repository
 from service.store.pagination import paginate
 
@@ -142,4 +143,5 @@ async def delete(session: AsyncSession, initiative_id: int, *, cause: str) -> No
     initiative = await get(session, initiative_id)
     key_results = (await key_result_ids(session, [initiative_id]))[initiative_id]
     touches.nodes(session, "key_result", key_results, cause)
+    await targets.forget(session, "initiative", [initiative_id])
     await repository.delete(session, initiative, entity=ENTITY, cause=cause)

@@ -13,6 +13,7 @@ from schemas.tables import KeyResult, Objective
 from service.errors import Unprocessable
 from service.portfolio import touches
 from service.portfolio.validation import check_dates, reject_nulls
+from service.rules import targets
 from service.store import repository
 from service.store.pagination import paginate
 
@@ -72,4 +73,5 @@ async def update(
 async def delete(session: AsyncSession, key_result_id: int, *, cause: str) -> None:
     key_result = await get(session, key_result_id)
     touches.nodes(session, "objective", [key_result.objective_id], cause)
+    await targets.forget(session, "key_result", [key_result_id])
     await repository.delete(session, key_result, entity=ENTITY, cause=cause)

@@ -16,6 +16,7 @@ from schemas.enums import LinkTarget
 from schemas.tables import Initiative, KeyResult, WorkItem, WorkItemLink
 from service.errors import NotFound
 from service.portfolio import touches
+from service.rules import targets
 from service.rules.evaluation import apply_rules_to_items
 from service.store.changes import append_change
 
@@ -77,6 +78,14 @@ async def put_manual(
     session.add(link)
     await session.flush()
     after = _summary(link)
+    counted = [] if before is None or before["excluded"] else [-1]
+    await targets.links_changed(
+        session,
+        [
+            (target_type.value, target_id, item_id, sign)
+            for sign in [*counted, *([] if exclude else [1])]
+        ],
+    )
     if before != after:
         was_live = before is not None and not before["excluded"]
         if exclude and was_live:
@@ -120,6 +129,8 @@ async def delete_manual(
             f"{target_id}"
         )
     before = _summary(link)
+    if not before["excluded"]:
+        await targets.links_changed(session, [(target_type.value, target_id, item_id, -1)])
     await session.delete(link)
     await session.flush()
     kind = "link.updated" if before["excluded"] else "link.removed"

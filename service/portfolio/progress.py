@@ -1,7 +1,7 @@
 """Progress and health move on write: the nodes a write moved are recomputed in its transaction.
 
-Writers say what they touched — anchors whose tallies changed (`service.rules.membership`),
-link targets, edited nodes — with `service.portfolio.touches`. Just before the transaction
+Writers say what they touched — targets whose tallies changed (`service.rules.targets`), link
+targets, edited nodes — with `service.portfolio.touches`. Just before the transaction
 commits (`service.store.db.before_commit`), `settle` resolves those to the initiatives and key
 results they count for, adds their ancestors (key results of an initiative, the objective of a
 key result, its parent objectives), recomputes only those nodes, and for each one whose value
@@ -11,6 +11,7 @@ the change feed and records a history point. Reads compute and never write.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,37 +80,48 @@ def configure(db: Database, settings: Settings) -> None:
     db.session_info.setdefault(CONFIG, RollupConfig.from_settings(settings))
 
 
+@dataclass
+class SettleStats:
+    """Time spent settling, split by whether any node moved (the sync benchmark reports it)."""
+
+    calls_idle: int = 0
+    seconds_idle: float = 0.0
+    calls_moved: int = 0
+    seconds_moved: float = 0.0
+    nodes_moved: int = 0
+
+
+STATS = SettleStats()
+
+
 async def settle(session: AsyncSession) -> None:
     """Recompute the nodes this transaction moved; feed entries and history for those that did."""
+    started = time.perf_counter()
+    moved = await _settle(session)
+    elapsed = time.perf_counter() - started
+    if moved:
+        STATS.calls_moved += 1
+        STATS.seconds_moved += elapsed
+        STATS.nodes_moved += moved
+    else:
+        STATS.calls_idle += 1
+        STATS.seconds_idle += elapsed
+
+
+async def _settle(session: AsyncSession) -> int:
     touched = touches.take(session)
     if touched is None:
-        return
+        return 0
     cause = touched.cause or "write"
     nodes = set(touched.nodes)
-    for target_type, anchors in touched.anchors.items():
-        nodes |= {(target_type, t) for t in await _targets_of(session, target_type, anchors)}
     if not nodes:
-        return
+        return 0
     ctx = config_of(session).context()
-    computed = await compute(session, await _with_ancestors(session, nodes), ctx)
-    await publish(session, computed, ctx, cause=cause)
-
-
-async def _targets_of(session: AsyncSession, target_type: str, anchors: set[int]) -> set[int]:
-    ids = sorted(anchors)
-    found: set[int] = set()
-    for start in range(0, len(ids), _CHUNK):
-        rows = await session.execute(
-            select(LINK.c.target_id)
-            .where(
-                LINK.c.target_type == target_type,
-                LINK.c.work_item_id.in_(ids[start : start + _CHUNK]),
-                LINK.c.excluded.is_(False),
-            )
-            .distinct()
-        )
-        found |= set(rows.scalars())
-    return found
+    try:
+        computed = await compute(session, await _with_ancestors(session, nodes), ctx)
+        return len(await publish(session, computed, ctx, cause=cause))
+    finally:
+        session.info.pop(_OBJECTIVES, None)
 
 
 async def _with_ancestors(session: AsyncSession, nodes: set[NodeKey]) -> set[NodeKey]:
@@ -127,8 +139,7 @@ async def _with_ancestors(session: AsyncSession, nodes: set[NodeKey]) -> set[Nod
         )
         objectives |= set(rows.scalars())
     if objectives:
-        rows = await session.execute(select(OBJECTIVE.c.id, OBJECTIVE.c.parent_id))
-        parents: dict[int, int | None] = {o: p for o, p in rows}
+        parents: dict[int, int | None] = {o.id: o.parent_id for o in await _all_objectives(session)}
         frontier = set(objectives)
         while frontier:
             frontier = {p for o in frontier if (p := parents.get(o)) is not None} - objectives
@@ -273,8 +284,16 @@ async def _rows_by_objective(session: AsyncSession, objectives: Sequence[Any]) -
     return [row for row in result.all()]
 
 
+_OBJECTIVES = "rollups_objectives"
+
+
 async def _all_objectives(session: AsyncSession) -> list[Any]:
-    return list((await session.execute(select(OBJECTIVE).order_by(OBJECTIVE.c.id))).all())
+    """All objectives (few), read once per settle: ancestors and objective values share them."""
+    cached: list[Any] | None = session.info.get(_OBJECTIVES)
+    if cached is None:
+        result = await session.execute(select(OBJECTIVE).order_by(OBJECTIVE.c.id))
+        cached = session.info[_OBJECTIVES] = list(result.all())
+    return cached
 
 
 def _part(node_type: str, node_id: int, value: Value | None, weight: float) -> Component:

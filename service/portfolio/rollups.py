@@ -17,12 +17,24 @@ from datetime import date
 from functools import cache, cached_property
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, Table, and_, bindparam, case, func, select
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LinkTarget, StatusCategory
 from schemas.tables import InitiativeKeyResult, WorkItem, WorkItemLink
 from service.rules.membership import ANCHOR, TALLY
+from service.rules.targets import MULTI, TARGET_TALLY
 
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
@@ -131,10 +143,16 @@ def _params(ids: Sequence[int] | None) -> dict[str, Any]:
 
 @cache
 def _linked(target_type: str, filtered: bool) -> Select[Any]:
-    stmt = _summed(LINK.c.target_id, LINK.c.work_item_id, target_type).where(
-        LINK.c.target_type == target_type, LINK.c.excluded.is_(False)
+    """Per target, its target tally (its linked anchors' tallies, kept on write) pivoted."""
+    t = TARGET_TALLY.c
+    stmt = (
+        select(
+            t.target_id, *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated)
+        )
+        .where(t.target_type == target_type)
+        .group_by(t.target_id)
     )
-    return stmt.where(LINK.c.target_id.in_(IDS)) if filtered else stmt
+    return stmt.where(t.target_id.in_(IDS)) if filtered else stmt
 
 
 async def _collect(
@@ -242,18 +260,76 @@ def _counted_twice(filtered: bool) -> Select[Any]:
 
 @cache
 def _through_initiatives(filtered: bool) -> Select[Any]:
-    """Per key result, the tallies of the anchors linked to its initiatives, each anchor once."""
+    """Per key result, the target tallies of its initiatives (an anchor linked to two of them
+    is counted twice here; `_multi_linked` takes the extra counts back)."""
+    t = TARGET_TALLY.c
+    stmt = (
+        select(
+            IKR.c.key_result_id,
+            *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated),
+        )
+        .join(
+            TARGET_TALLY,
+            and_(t.target_type == LinkTarget.initiative.value, t.target_id == IKR.c.initiative_id),
+        )
+        .group_by(IKR.c.key_result_id)
+    )
+    return stmt.where(IKR.c.key_result_id.in_(IDS)) if filtered else stmt
+
+
+@cache
+def _multi_linked(filtered: bool) -> Select[Any]:
+    """Per key result, anchors linked to n >= 2 of its initiatives: their tallies n - 1 times."""
     init_kind = LinkTarget.initiative.value
-    anchors = (
-        select(IKR.c.key_result_id, LINK.c.work_item_id.label("anchor_id"))
+    # Driven from the (few) multi-linked items: their link rows, then the key results.
+    pairs = (
+        select(
+            IKR.c.key_result_id,
+            LINK.c.work_item_id.label("anchor_id"),
+            (func.count() - 1).label("extra"),
+        )
+        .select_from(MULTI)
+        .join(
+            LINK,
+            and_(LINK.c.work_item_id == MULTI.c.work_item_id, LINK.c.target_type == init_kind),
+        )
         .join(IKR, IKR.c.initiative_id == LINK.c.target_id)
-        .where(LINK.c.target_type == init_kind, LINK.c.excluded.is_(False))
-        .distinct()
+        .where(MULTI.c.target_type == init_kind, LINK.c.excluded.is_(False))
+        .group_by(IKR.c.key_result_id, LINK.c.work_item_id)
+        .having(func.count() > 1)
     )
     if filtered:
-        anchors = anchors.where(IKR.c.key_result_id.in_(IDS))
-    via = anchors.subquery("kr_initiative_anchors")
-    return _summed(via.c.key_result_id, via.c.anchor_id, init_kind)
+        pairs = pairs.where(IKR.c.key_result_id.in_(IDS))
+    extra = pairs.subquery("kr_multi_linked")
+    t = TALLY.c
+    return (
+        select(
+            extra.c.key_result_id,
+            *_pivot(
+                t.status_category,
+                t.deleted,
+                t["items"] * extra.c.extra,
+                t.points * extra.c.extra,
+                t.estimated * extra.c.extra,
+            ),
+        )
+        .join(TALLY, and_(t.target_type == init_kind, t.anchor_id == extra.c.anchor_id))
+        .group_by(extra.c.key_result_id)
+    )
+
+
+@cache
+def _key_result_parts(filtered: bool) -> Any:
+    """The four parts of a key result's tally, signed, in one statement (one round trip)."""
+    parts = [
+        (1, _linked(LinkTarget.key_result.value, filtered)),
+        (1, _through_initiatives(filtered)),
+        (-1, _multi_linked(filtered)),
+        (-1, _counted_twice(filtered)),
+    ]
+    return union_all(
+        *(select(literal(sign).label("sign"), *stmt.subquery().c) for sign, stmt in parts)
+    )
 
 
 async def key_result_tallies(
@@ -265,12 +341,11 @@ async def key_result_tallies(
     result), minus the items counted both ways.
     """
     kr_kind = LinkTarget.key_result.value
-    filtered = key_result_ids is not None
-    tallies = await _collect(
-        session, _linked(kr_kind, filtered), defaultdict(Tally), key_result_ids
-    )
-    await _collect(session, _through_initiatives(filtered), tallies, key_result_ids)
-    await _collect(session, _counted_twice(filtered), tallies, key_result_ids, sign=-1)
+    tallies: defaultdict[int, Tally] = defaultdict(Tally)
+    for sign, target_id, *values in await session.execute(
+        _key_result_parts(key_result_ids is not None), _params(key_result_ids)
+    ):
+        _add(tallies[target_id], values, sign)
     for target_id, n in (await _manual_exclusions(session, kr_kind, key_result_ids)).items():
         tallies[target_id].manually_excluded = n
     return _rounded(tallies)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -74,7 +74,7 @@ class Latest:
 
 
 async def latest(session: AsyncSession, keys: Sequence[NodeKey]) -> dict[NodeKey, Latest]:
-    """The newest point of each (node_type, node_id) that has one."""
+    """The newest point of each (node_type, node_id) that has one (one round trip)."""
     found: dict[NodeKey, Latest] = {}
     by_type: dict[str, list[int]] = defaultdict(list)
     for node_type, node_id in dict.fromkeys(keys):
@@ -82,22 +82,24 @@ async def latest(session: AsyncSession, keys: Sequence[NodeKey]) -> dict[NodeKey
     s = SNAPSHOT.c
     # Per node type with a plain IN list: the (node_type, node_id, recorded_at) index serves
     # it directly, where a row-value IN over both columns planned far worse on PostgreSQL.
-    for node_type, ids in by_type.items():
-        for start in range(0, len(ids), _CHUNK):
-            newest = (
-                select(s.node_id, func.max(s.id).label("last_id"))
-                .where(s.node_type == node_type, s.node_id.in_(ids[start : start + _CHUNK]))
-                .group_by(s.node_id)
-                .subquery()
-            )
-            rows = await session.execute(
-                select(s.id, s.node_id, s.recorded_at, *(s[n] for n in _VALUE_COLUMNS)).join(
-                    newest, and_(newest.c.last_id == s.id)
-                )
-            )
-            for row_id, node_id, recorded_at, *values in rows:
-                value = Value.of(**dict(zip(_VALUE_COLUMNS, values, strict=True)))
-                found[(node_type, node_id)] = Latest(row_id, value, recorded_at)
+    newest = [
+        select(func.max(s.id).label("last_id"))
+        .where(s.node_type == node_type, s.node_id.in_(ids[start : start + _CHUNK]))
+        .group_by(s.node_id)
+        for node_type, ids in by_type.items()
+        for start in range(0, len(ids), _CHUNK)
+    ]
+    if not newest:
+        return found
+    last = union_all(*newest).subquery()
+    rows = await session.execute(
+        select(s.id, s.node_type, s.node_id, s.recorded_at, *(s[n] for n in _VALUE_COLUMNS)).join(
+            last, last.c.last_id == s.id
+        )
+    )
+    for row_id, node_type, node_id, recorded_at, *values in rows:
+        value = Value.of(**dict(zip(_VALUE_COLUMNS, values, strict=True)))
+        found[(node_type, node_id)] = Latest(row_id, value, recorded_at)
     return found
 
 
@@ -169,7 +171,3 @@ async def between(
         .order_by(col(ProgressSnapshot.recorded_at), col(ProgressSnapshot.id))
     )
     return before, list(rows.scalars())
-
-
-def stale(previous: Latest | None, now: datetime, interval: timedelta) -> bool:
-    return previous is None or now - previous.recorded_at >= interval

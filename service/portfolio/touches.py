@@ -6,7 +6,6 @@ importing the rollups that read them (`service.portfolio.progress.settle` runs t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,7 +19,6 @@ NodeKey = tuple[str, int]
 
 @dataclass
 class Touched:
-    anchors: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     nodes: set[NodeKey] = field(default_factory=set)
     cause: str | None = None
 
@@ -46,15 +44,6 @@ def take(session: AsyncSession) -> Touched | None:
     return touched
 
 
-def anchors(
-    session: AsyncSession, target_type: str, anchor_ids: Iterable[int], cause: str | None = None
-) -> None:
-    """Anchors (see `service.rules.membership`) whose tallies changed: their targets move."""
-    ids = set(anchor_ids)
-    if ids:
-        _touched(session, cause).anchors[target_type] |= ids
-
-
 def nodes(
     session: AsyncSession, node_type: str, node_ids: Iterable[int | None], cause: str | None = None
 ) -> None:
@@ -67,3 +56,14 @@ def nodes(
 def cause(session: AsyncSession, cause: str) -> None:
     """The cause that feed entries of this transaction's moved nodes carry (first one wins)."""
     _touched(session, cause)
+
+
+async def everything(session: AsyncSession, cause: str) -> None:
+    """Every initiative and key result (after a bulk change such as a source deletion)."""
+    from sqlalchemy import select
+
+    from schemas.tables import Initiative, KeyResult
+
+    for node_type, model in (("initiative", Initiative), ("key_result", KeyResult)):
+        ids = (await session.execute(select(model.id))).scalars()  # type: ignore[call-overload]
+        nodes(session, node_type, list(ids), cause)

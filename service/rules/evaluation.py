@@ -22,7 +22,7 @@ from schemas.enums import LinkTarget
 from schemas.tables import MappingRule, WorkItem, WorkItemLink
 from schemas.types import utcnow
 from service.portfolio import touches
-from service.rules import membership
+from service.rules import membership, targets
 from service.rules.conditions import (
     ITEM_COLUMNS,
     ItemFacts,
@@ -214,6 +214,11 @@ async def write_plan(
     caller wrote), in one pass.
     """
     changes: list[dict[str, Any]] = []
+    await targets.links_changed(
+        session,
+        [(c.target_type, c.target_id, c.work_item_id, -1) for c in plan.removed]
+        + [(c.target_type, c.target_id, c.work_item_id, 1) for c in plan.added],
+    )
     removed_ids = [c.link_id for c in plan.removed if c.link_id is not None]
     for start in range(0, len(removed_ids), _CHUNK):
         await session.execute(

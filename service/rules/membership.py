@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.enums import LinkTarget
 from schemas.tables import MembershipAnchor, MembershipTally, WorkItem, WorkItemLink
 from service.portfolio import touches
+from service.rules import targets
 from service.store.changes import CHANGE_FEED_LOCK_KEY
 
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
@@ -131,6 +132,8 @@ async def _flush_tallies(session: AsyncSession, writes: _Writes) -> None:
     deltas = sorted((k, v) for k, v in writes.tallies.items() if any(v))
     if not deltas:
         return
+    for target_type, target_id in await targets.propagate(session, deltas):
+        touches.nodes(session, target_type, [target_id])  # their rollups moved
     stmt = _insert(session, TALLY)
     stmt = stmt.on_conflict_do_update(
         index_elements=["target_type", "anchor_id", "status_category", "deleted"],
@@ -157,7 +160,6 @@ async def _flush_tallies(session: AsyncSession, writes: _Writes) -> None:
     for (target_type, anchor_id, _, _), _ in deltas:
         emptied[target_type].add(anchor_id)
     for target_type, anchors in emptied.items():
-        touches.anchors(session, target_type, anchors)  # their targets' rollups moved
         ids = sorted(anchors)
         for start in range(0, len(ids), _CHUNK):
             await session.execute(
@@ -392,6 +394,7 @@ async def refresh(session: AsyncSession, item_ids: Iterable[int]) -> None:
             await _walk(session, target_type, below, writes)
     await _flush_anchors(session, writes)
     await _flush_tallies(session, writes)
+    await targets.refresh_multi_links(session, ids)
 
 
 async def rebuild(session: AsyncSession) -> None:
@@ -456,3 +459,4 @@ async def rebuild(session: AsyncSession) -> None:
             ),
         )
     )
+    await targets.rebuild(session)

@@ -17,6 +17,7 @@ from schemas.enums import SourceKind
 from schemas.tables import Source, SyncRun
 from schemas.types import utcnow
 from service.errors import Conflict, NotFound, Unprocessable
+from service.portfolio import touches
 from service.security import SecretBox
 from service.store.changes import append_change, diff
 from service.store.pagination import paginate
@@ -174,6 +175,11 @@ async def delete(session: AsyncSession, source: Source, *, cause: str) -> None:
     await session.delete(source)
     await session.flush()
     await append_change(session, "source.deleted", "source", source_id, cause=cause, before=before)
+    # Its items left with it: rollups are rebuilt and every node is re-evaluated (rare).
+    from service.rules import membership  # late: the rules package reads sources
+
+    await membership.rebuild(session)
+    await touches.everything(session, cause)
 
 
 async def list_page(

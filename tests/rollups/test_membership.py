@@ -6,7 +6,13 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from schemas.tables import Change, MembershipAnchor, MembershipTally
+from schemas.tables import (
+    Change,
+    MembershipAnchor,
+    MembershipMultiLink,
+    MembershipTally,
+    MembershipTargetTally,
+)
 from service.rules import membership
 from service.store.db import Database
 from service.store.work_items import reconcile_live_ids, tombstone_work_items
@@ -33,7 +39,24 @@ async def _state(db: Database) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...
             for t in (await session.execute(select(MembershipTally))).scalars()
             if t.items
         }
-    return anchors, tallies
+        targets = {
+            (
+                t.target_type,
+                t.target_id,
+                t.status_category,
+                t.deleted,
+                t.items,
+                t.estimated,
+                round(t.points, 9),
+            )
+            for t in (await session.execute(select(MembershipTargetTally))).scalars()
+            if t.items
+        }
+        multi = {
+            (m.work_item_id, m.target_type)
+            for m in (await session.execute(select(MembershipMultiLink))).scalars()
+        }
+    return anchors, tallies, targets, multi
 
 
 async def assert_equals_rebuild(db: Database) -> None:
