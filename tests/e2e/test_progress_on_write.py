@@ -53,7 +53,7 @@ async def test_digest_subscription_and_history_follow_the_writes(
         },
     )
     assert rule.status_code == 201, rule.text
-    subscription_id, secret = await subscribe(
+    _subscription, secret = await subscribe(
         db, box, types=["progress.changed"], initiative_id=initiative["id"]
     )
     await sync(api, ids["jira"], "full")
@@ -122,4 +122,3 @@ async def test_digest_subscription_and_history_follow_the_writes(
     ours = [b for b in bodies if b["data"]["entity_type"] == "initiative"]
     assert {b["type"] for b in bodies} == {"progress.changed"}
     assert ours[-1]["data"]["after"]["progress"] == change.after["progress"]
-    del subscription_id
