@@ -80,7 +80,9 @@ async def chart(
         title=f"Burn-up of {node.title}: scope and done {label.lower()} over time",
         target_date=node.target_date,
     )
-    return Chart(svg=svg, measure=label, points=points, start=start, end=end, step=step)
+    # The caption names the range drawn: from the first recorded point on.
+    shown_from = points[0].at if points else start
+    return Chart(svg=svg, measure=label, points=points, start=shown_from, end=end, step=step)
 
 
 async def linked_items(
