@@ -128,47 +128,12 @@ async def _flush_anchors(session: AsyncSession, writes: _Writes) -> None:
 
 
 async def _flush_tallies(session: AsyncSession, writes: _Writes) -> None:
-    # Sorted so concurrent writers (PostgreSQL) take row locks in one order.
     deltas = sorted((k, v) for k, v in writes.tallies.items() if any(v))
     if not deltas:
         return
     for target_type, target_id in await targets.propagate(session, deltas):
         touches.nodes(session, target_type, [target_id])  # their rollups moved
-    stmt = _insert(session, TALLY)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["target_type", "anchor_id", "status_category", "deleted"],
-        set_={
-            name: TALLY.c[name] + stmt.excluded[name] for name in ("items", "points", "estimated")
-        },
-    )
-    await session.execute(
-        stmt,
-        [
-            {
-                "target_type": target_type,
-                "anchor_id": anchor_id,
-                "status_category": category,
-                "deleted": deleted,
-                "items": int(items),
-                "points": points,
-                "estimated": int(estimated),
-            }
-            for (target_type, anchor_id, category, deleted), (items, points, estimated) in deltas
-        ],
-    )
-    emptied: dict[str, set[int]] = defaultdict(set)
-    for (target_type, anchor_id, _, _), _ in deltas:
-        emptied[target_type].add(anchor_id)
-    for target_type, anchors in emptied.items():
-        ids = sorted(anchors)
-        for start in range(0, len(ids), _CHUNK):
-            await session.execute(
-                delete(TALLY).where(
-                    TALLY.c.target_type == target_type,
-                    TALLY.c.anchor_id.in_(ids[start : start + _CHUNK]),
-                    TALLY.c["items"] <= 0,
-                )
-            )
+    await targets.add_deltas(session, TALLY, "anchor_id", dict(deltas))
     writes.tallies.clear()
 
 

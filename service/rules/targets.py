@@ -43,17 +43,18 @@ def _insert(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-async def _apply(session: AsyncSession, deltas: Deltas) -> None:
+async def add_deltas(session: AsyncSession, table: Table, id_column: str, deltas: Deltas) -> None:
+    """Add (items, points, estimated) deltas to a tally table keyed by (target_type, `id_column`,
+    status_category, deleted); buckets left empty are removed."""
     # Sorted so concurrent writers (PostgreSQL) take row locks in one order.
     rows = sorted((k, v) for k, v in deltas.items() if any(v))
     if not rows:
         return
-    stmt = _insert(session, TARGET_TALLY)
+    stmt = _insert(session, table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["target_type", "target_id", "status_category", "deleted"],
+        index_elements=["target_type", id_column, "status_category", "deleted"],
         set_={
-            name: TARGET_TALLY.c[name] + stmt.excluded[name]
-            for name in ("items", "points", "estimated")
+            name: table.c[name] + stmt.excluded[name] for name in ("items", "points", "estimated")
         },
     )
     await session.execute(
@@ -61,27 +62,33 @@ async def _apply(session: AsyncSession, deltas: Deltas) -> None:
         [
             {
                 "target_type": target_type,
-                "target_id": target_id,
+                id_column: key_id,
                 "status_category": category,
                 "deleted": deleted,
                 "items": int(items),
                 "points": points,
                 "estimated": int(estimated),
             }
-            for (target_type, target_id, category, deleted), (items, points, estimated) in rows
+            for (target_type, key_id, category, deleted), (items, points, estimated) in rows
         ],
     )
     emptied: dict[str, set[int]] = defaultdict(set)
-    for (target_type, target_id, _, _), _ in rows:
-        emptied[target_type].add(target_id)
+    for (target_type, key_id, _, _), _ in rows:
+        emptied[target_type].add(key_id)
     for target_type, ids in emptied.items():
-        await session.execute(
-            delete(TARGET_TALLY).where(
-                TARGET_TALLY.c.target_type == target_type,
-                TARGET_TALLY.c.target_id.in_(sorted(ids)),
-                TARGET_TALLY.c["items"] <= 0,
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _CHUNK):
+            await session.execute(
+                delete(table).where(
+                    table.c.target_type == target_type,
+                    table.c[id_column].in_(wanted[start : start + _CHUNK]),
+                    table.c["items"] <= 0,
+                )
             )
-        )
+
+
+async def _apply(session: AsyncSession, deltas: Deltas) -> None:
+    await add_deltas(session, TARGET_TALLY, "target_id", deltas)
 
 
 async def _targets_of(
