@@ -203,12 +203,7 @@ async def compute(session: AsyncSession, nodes: set[NodeKey], ctx: tree.RollupCo
     children: dict[int | None, list[Any]] = defaultdict(list)
     for objective in objectives.values():
         children[objective.parent_id].append(objective)
-    kr_rows: list[Any] = []
-    if wanted_objectives:
-        result = await session.execute(
-            select(KR).where(KR.c.objective_id.in_(sorted(wanted_objectives))).order_by(KR.c.id)
-        )
-        kr_rows = list(result.all())
+    kr_rows = await _key_results_of(session, wanted_objectives)
     wanted_krs = {i for t, i in nodes if t == "key_result"}
     known_krs = {k.id for k in kr_rows}
     kr_rows += await _rows(session, KR, wanted_krs - known_krs)
@@ -260,10 +255,10 @@ async def compute(session: AsyncSession, nodes: set[NodeKey], ctx: tree.RollupCo
     wanted = {("objective", i) for i in wanted_objectives}
     if wanted_objectives:
         # Objectives whose parts have no stored value need all of their subtree's key results.
-        missing = [o for o in objectives.values() if ("objective", o.id) not in out.last]
-        extra = {k.id for k in await _rows_by_objective(session, missing)} - {k.id for k in kr_rows}
-        if extra:
-            more = await _rows(session, KR, extra)
+        missing = {o.id for o in objectives.values() if ("objective", o.id) not in out.last}
+        known = {k.id for k in kr_rows}
+        more = [k for k in await _key_results_of(session, missing) if k.id not in known]
+        if more:
             kr_rows += more
             for kr in more:
                 krs_of[kr.objective_id].append(kr)
@@ -275,13 +270,14 @@ async def compute(session: AsyncSession, nodes: set[NodeKey], ctx: tree.RollupCo
     return out
 
 
-async def _rows_by_objective(session: AsyncSession, objectives: Sequence[Any]) -> list[Any]:
-    if not objectives:
+async def _key_results_of(session: AsyncSession, objective_ids: Iterable[int]) -> list[Any]:
+    wanted = sorted(set(objective_ids))
+    if not wanted:
         return []
     result = await session.execute(
-        select(KR.c.id).where(KR.c.objective_id.in_(sorted(o.id for o in objectives)))
+        select(KR).where(KR.c.objective_id.in_(wanted)).order_by(KR.c.id)
     )
-    return [row for row in result.all()]
+    return list(result.all())
 
 
 _OBJECTIVES = "rollups_objectives"

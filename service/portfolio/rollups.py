@@ -122,16 +122,6 @@ def _rounded(tallies: defaultdict[int, Tally]) -> dict[int, Tally]:
     return tallies
 
 
-def _summed(target: Any, anchors: Any, target_type: str) -> Select[Any]:
-    """Per `target`, the tallies of its anchors (`anchors`, of `target_type`) pivoted."""
-    t = TALLY.c
-    return (
-        select(target, *_pivot(t.status_category, t.deleted, t["items"], t.points, t.estimated))
-        .join(TALLY, and_(t.target_type == target_type, t.anchor_id == anchors))
-        .group_by(target)
-    )
-
-
 # The statements below are built once per shape (filtered or not) and reused: composing
 # the pivot expressions cost more per tree read than running them. Ids bind at execution.
 IDS: BindParameter[Any] = bindparam("ids", expanding=True)
