@@ -117,6 +117,9 @@ class WorkItem(SQLModel, table=True):
     deleted_at: datetime | None = _ts(nullable=True)
     raw: dict[str, Any] = _json()
     content_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    # The full-sync generation (run id) that last read this item: a full run's own listing is
+    # its delete sweep, so items of a completely read scope without the mark become tombstones.
+    seen_generation: int | None = Field(default=None, sa_column=Column(BigId))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -266,6 +269,10 @@ class SyncRun(SQLModel, table=True):
     retries: int = 0
     rate_limit_wait_seconds: float = 0.0
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # Full runs: the generation whose marks this run sets (its own id, or the id of the
+    # interrupted full run it resumes) and the outcome of each scope it read.
+    generation: int | None = Field(default=None, sa_column=Column(BigId))
+    scopes: dict[str, Any] = _json()
     created_at: datetime = _created()
 
 
