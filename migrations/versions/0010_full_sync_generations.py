@@ -24,9 +24,7 @@ def upgrade() -> None:
     op.add_column("sync_run", sa.Column("generation", BIG_ID, nullable=True))
     op.add_column(
         "sync_run",
-        sa.Column(
-            "scopes", schemas.types.JSONType, nullable=False, server_default=sa.text("'{}'")
-        ),
+        sa.Column("scopes", schemas.types.JSONType, nullable=False, server_default=sa.text("'{}'")),
     )
 
 
