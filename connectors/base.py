@@ -7,7 +7,7 @@ transaction as the page's items.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,13 +24,22 @@ class Page:
 
     `stream` names the partition (e.g. `issues:octo/repo`, `search`). `state` is opaque to the
     engine: it is saved as-is and handed back on the next run. `not_modified` marks a conditional
-    request answered 304 (no items, state unchanged).
+    request answered 304 (no items, state unchanged). `last` marks the partition's final page:
+    everything in scope for it has been read. `failed` (with no items) says the partition could
+    not be read at all (a repository gone or forbidden); the run goes on with the others and then
+    fails. `refine`, given the next page of the same partition, returns a tighter checkpoint for
+    this page (one that re-reads nothing already stored when a run resumes from it); `head` is
+    the sort value of the page's first record, for the page before it to refine by.
     """
 
     stream: str
     items: list[WorkItemIn]
     state: dict[str, Any]
     not_modified: bool = False
+    last: bool = False
+    failed: str | None = None
+    refine: Callable[[Page], dict[str, Any]] | None = field(default=None, repr=False)
+    head: Any = None
 
 
 @dataclass
@@ -98,12 +107,20 @@ class Connector(Protocol):
         """Discover per-site settings (e.g. Jira custom fields); returned for the source view."""
         ...
 
-    def read(self, state: Mapping[str, dict[str, Any]]) -> AsyncIterator[Page]:
-        """Yield pages of changed items, incrementally from `state` (empty = from the start)."""
+    def read(
+        self, state: Mapping[str, dict[str, Any]], *, skip: Collection[str] = ()
+    ) -> AsyncIterator[Page]:
+        """Yield pages of changed items, incrementally from `state` (empty = from the start);
+        partitions named in `skip` (already read to the end by a resumed run) are not read."""
         ...
 
     async def live_external_ids(self) -> set[str]:
         """Id sweep: the external ids of every item currently in the source scope."""
+        ...
+
+    async def confirm_gone(self, items: Sequence[tuple[str, str]]) -> set[str]:
+        """Of `(external_id, key)` pairs a full listing did not return, the external ids the
+        upstream confirms are no longer in scope (deleted, moved away or out of the filter)."""
         ...
 
     async def aclose(self) -> None: ...

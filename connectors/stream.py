@@ -68,17 +68,29 @@ class Stream(ABC):
         """The checkpoint to store with this page; the default keeps the state as it is."""
         return dict(state)
 
+    def resume_token(self, state: Mapping[str, Any]) -> str | None:
+        """The page token a checkpoint says to continue from (None: the first page)."""
+        return None
+
+    def head_of(self, records: list[dict[str, Any]]) -> Any:
+        """The sort value of a page's first record (`Page.head`); the default gives none."""
+        return None
+
+    def refine(self, page: Page, records: list[dict[str, Any]]) -> Page:
+        """Give a page that has a next one its `refine` (see `Page`); the default gives none."""
+        return page
+
     async def pages(self, state: Mapping[str, Any]) -> AsyncIterator[Page]:
         stats = self.executor.stats
         current = dict(state)
         paginator = self.make_paginator()
-        token: str | None = None
+        token = self.resume_token(current)
         first_page = True
         while True:
             reply = await self.send(self.build_request(current, token))
             if reply.not_modified:
                 stats.not_modified += 1
-                yield Page(self.partition, [], dict(current), not_modified=True)
+                yield Page(self.partition, [], dict(current), not_modified=True, last=True)
                 return
             records = self.parse_records(reply)
             items = [item for record in records if (item := self.map_record(record)) is not None]
@@ -87,7 +99,10 @@ class Stream(ABC):
                 current, reply=reply, records=records, first_page=first_page, last_page=not token
             )
             stats.pages += 1
-            yield Page(self.partition, items, current)
+            page = Page(
+                self.partition, items, current, last=token is None, head=self.head_of(records)
+            )
+            yield page if token is None else self.refine(page, records)
             if token is None:
                 return
             first_page = False

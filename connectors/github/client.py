@@ -42,6 +42,10 @@ _FATAL_HINTS = {
 }
 
 
+# Request extension: nested NOT_FOUND errors in a GraphQL answer are expected (see `graphql`).
+PARTIAL_NOT_FOUND = "portfolio_sync_partial_not_found"
+
+
 def _user_agent() -> str:
     try:
         return f"portfolio-sync/{version('portfolio-sync')}"
@@ -108,6 +112,10 @@ class GitHubClassifier(ResponseClassifier):
         errors = data.get("errors") or []
         if not errors:
             return None
+        if response.request.extensions.get(PARTIAL_NOT_FOUND) and all(
+            _nested_not_found(e) for e in errors
+        ):
+            return None  # the caller asked after things that may be gone: null means gone
         # GraphQL reports an exhausted primary budget as HTTP 200 with a RATE_LIMITED error.
         if any(e.get("type") == "RATE_LIMITED" for e in errors if isinstance(e, dict)):
             reset_at = parse_reset(response.headers.get("x-ratelimit-reset"))
@@ -121,6 +129,16 @@ class GitHubClassifier(ResponseClassifier):
             )
         text = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
         return Classification(Outcome.fatal, f"POST {response.request.url.path}: {text}")
+
+
+def _nested_not_found(error: Any) -> bool:
+    """A NOT_FOUND below the top-level field (e.g. one aliased issue of a repository)."""
+    return (
+        isinstance(error, dict)
+        and error.get("type") == "NOT_FOUND"
+        and isinstance(error.get("path"), list)
+        and len(error["path"]) >= 2
+    )
 
 
 class GitHubClient:
@@ -223,11 +241,24 @@ class GitHubClient:
             records.extend(page)
         return records
 
-    async def graphql(self, query: str, variables: Mapping[str, Any], *, context: str) -> Any:
-        """Run one query; its `rateLimit` (if selected) updates the `graphql` budget."""
+    async def graphql(
+        self,
+        query: str,
+        variables: Mapping[str, Any],
+        *,
+        context: str,
+        partial_not_found: bool = False,
+    ) -> Any:
+        """Run one query; its `rateLimit` (if selected) updates the `graphql` budget.
+
+        With `partial_not_found`, NOT_FOUND errors on nested fields are not failures: the
+        fields come back null (how a query over possibly deleted issues learns which are gone).
+        """
         request = self.request(
             "POST", self.graphql_url, json={"query": query, "variables": variables}
         )
+        if partial_not_found:
+            request.extensions[PARTIAL_NOT_FOUND] = True
         data = (await self.send(request, context=context)).data or {}
         budget = (data.get("data") or {}).get("rateLimit")
         if budget:

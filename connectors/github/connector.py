@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from connectors.base import Clock, ConnectorStats, Page, Sleep
+from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Page, Sleep
+from connectors.github import ids
 from connectors.github.client import GitHubClient
-from connectors.github.mapping import GitHubSettings, external_id_for
+from connectors.github.mapping import GitHubSettings
 from connectors.github.projects import ProjectRef, ProjectsReader
-from connectors.github.streams import IssuesStream, issues_query
+from connectors.github.streams import IssuesStream
 from connectors.http import RateLimitPolicy, RetryPolicy, utc_now
 
 DEFAULT_MAX_WAIT_SECONDS = 15 * 60
+# A repository answering these is gone from the scope (or from the token's reach).
+SCOPE_GONE = frozenset({403, 404, 410})
 
 
 class GitHubConnector:
@@ -127,24 +130,55 @@ class GitHubConnector:
             "milestones": milestones,
         }
 
-    async def read(self, state: Mapping[str, dict[str, Any]]) -> AsyncIterator[Page]:
+    async def read(
+        self, state: Mapping[str, dict[str, Any]], *, skip: Collection[str] = ()
+    ) -> AsyncIterator[Page]:
+        """Each repository's pages in turn. A repository that answers 403, 404 or 410 yields one
+        `failed` page and the others are still read; any other error ends the read."""
         values = {}
         if self.projects:
             values = await ProjectsReader(self.client, self.settings).read_values(self.projects)
         for repo in await self.repos():
             stream = IssuesStream(self.client, repo, self.settings, values.get)
-            async for page in stream.pages(state.get(stream.partition) or {}):
-                yield page
+            if stream.partition in skip:
+                continue
+            try:
+                async for page in stream.pages(state.get(stream.partition) or {}):
+                    yield page
+            except FatalUpstreamError as exc:
+                if exc.status not in SCOPE_GONE:
+                    raise
+                yield Page(stream.partition, [], {}, failed=str(exc))
 
     async def live_external_ids(self) -> set[str]:
-        ids: set[str] = set()
+        """Id sweep over GraphQL (0 REST requests): per repository ceil(issues/100) +
+        ceil(pull requests/100) queries."""
+        found: set[str] = set()
         for repo in await self.repos():
-            params = {k: v for k, v in issues_query(None).items() if k in ("state", "per_page")}
-            async for page in self.client.iter_pages(
-                f"/repos/{repo}/issues", params, context=f"repo {repo}"
-            ):
-                ids.update(external_id_for(record, repo) for record in page)
-        return ids
+            found |= await ids.live_ids(self.client, repo)
+        return found
+
+    async def confirm_gone(self, items: Sequence[tuple[str, str]]) -> set[str]:
+        """Asks GraphQL after each item by number (100 per query, 0 REST requests).
+
+        A full listing pages by offset: an issue updated during the listing moves to its end and
+        the one after it slides onto a page already read, so an item the listing missed is not
+        yet known to be gone. Items of repositories no longer in scope are gone from it.
+        """
+        repos = await self.repos()
+        confirmed: set[str] = set()
+        for repo in repos:
+            asked = []
+            for external_id, key in items:
+                number = ids.number_of(key, repo)
+                if number is not None:
+                    asked.append((external_id, number, external_id.startswith("pr:")))
+            if asked:
+                confirmed |= await ids.gone(self.client, repo, asked)
+        confirmed |= {
+            external_id for external_id, key in items if key.partition("#")[0] not in repos
+        }
+        return confirmed
 
     async def aclose(self) -> None:
         await self.client.aclose()

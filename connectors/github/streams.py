@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from connectors.base import Page
 from connectors.github.client import PER_PAGE, GitHubClient
 from connectors.github.mapping import (
     GitHubSettings,
@@ -124,6 +125,25 @@ class IssuesStream(Stream):
         seen = [state.get("since"), *(r.get("updated_at") for r in records)]
         since = max(filter(None, seen), default=None)
         return {"since": since} if since else {}
+
+    def refine(self, page: Page, records: list[dict[str, Any]]) -> Page:
+        # `since` is inclusive, so resuming from this page's newest `updated_at` re-reads its
+        # boundary item(s) and can spill one item onto an extra page. Everything not yet read
+        # was updated at or after the next page's first item; when that instant is strictly
+        # later than this page's newest, it is an exact resume point.
+        newest = page.state.get("since")
+
+        def tighter(following: Page) -> dict[str, Any]:
+            head = following.head
+            if isinstance(head, str) and isinstance(newest, str) and head > newest:
+                return {**page.state, "since": head}
+            return page.state
+
+        page.refine = tighter
+        return page
+
+    def head_of(self, records: list[dict[str, Any]]) -> Any:
+        return records[0].get("updated_at") if records else None
 
     async def send(self, request: httpx.Request) -> Reply:
         return await self.client.send(request, context=self.context)

@@ -9,7 +9,7 @@ are present, even as null for "none on this site", `read` skips `/field`), `over
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import timedelta, tzinfo
 from typing import Any
 
@@ -21,7 +21,12 @@ from connectors.jira import fields as field_discovery
 from connectors.jira import jql as jql_builder
 from connectors.jira.client import JiraClassifier, JiraRequests, resolve_endpoint
 from connectors.jira.mapping import BASE_FIELDS, config_from_settings
-from connectors.jira.streams import IdSweepStream, SearchStream, cursor_from_state
+from connectors.jira.streams import (
+    SEARCH_PARTITION,
+    IdSweepStream,
+    SearchStream,
+    cursor_from_state,
+)
 
 DEFAULT_MAX_WAIT_SECONDS = 15 * 60
 PROBE_PAGE_SIZE = 50
@@ -181,25 +186,51 @@ class JiraConnector:
             else jql_builder.DEFAULT_OVERLAP
         )
 
-    async def read(self, state: Mapping[str, dict[str, Any]]) -> AsyncIterator[Page]:
-        """Pages of issues updated since the `search` checkpoint (everything when empty)."""
-        partition = dict(state.get("search") or {})
+    async def read(
+        self, state: Mapping[str, dict[str, Any]], *, skip: Collection[str] = ()
+    ) -> AsyncIterator[Page]:
+        """Pages of issues updated since the `search` checkpoint (everything when empty).
+
+        A checkpoint taken mid-search carries its query and next page token: the search goes on
+        from there, and starts afresh from the checkpoint's instant only if Jira refuses the token.
+        """
+        if SEARCH_PARTITION in skip:
+            return
+        partition = dict(state.get(SEARCH_PARTITION) or {})
         zone, extra, _name = await self.time_zone()
         field_ids = await self._field_settings()
         config = config_from_settings(
             {**self.settings, **field_ids}, site_url=self.endpoint.site_url
         )
-        stream = SearchStream(
-            self._http(),
-            self._requests,
-            jql=jql_builder.incremental_jql(
-                self.scope, cursor_from_state(partition), zone, self._overlap() + extra
-            ),
-            fields=jql_builder.join_fields(BASE_FIELDS, config.custom_fields()),
-            config=config,
+        fields = jql_builder.join_fields(BASE_FIELDS, config.custom_fields())
+
+        def stream(jql: str) -> SearchStream:
+            return SearchStream(self._http(), self._requests, jql=jql, fields=fields, config=config)
+
+        stored_jql = partition.get("jql")
+        if partition.get("page_token") and isinstance(stored_jql, str):
+            pages = stream(stored_jql).pages(partition)
+            try:
+                first = await anext(pages)
+            except FatalUpstreamError as exc:
+                if exc.status != 400:
+                    raise
+            else:
+                yield first
+                async for page in pages:
+                    yield page
+                return
+            partition = {k: v for k, v in partition.items() if k not in ("page_token", "jql")}
+        jql = jql_builder.incremental_jql(
+            self.scope, cursor_from_state(partition), zone, self._overlap() + extra
         )
-        async for page in stream.pages(partition):
+        async for page in stream(jql).pages(partition):
             yield page
+
+    async def confirm_gone(self, items: Sequence[tuple[str, str]]) -> set[str]:
+        """All of them: the search pages by a keyed token, so a complete listing is exact (an
+        issue updated during the listing moves behind the token and is read again)."""
+        return {external_id for external_id, _key in items}
 
     async def live_external_ids(self) -> set[str]:
         """Id sweep over the scope: ceil(N/5000) requests, or more if Jira pages smaller."""

@@ -1,9 +1,11 @@
 """The Jira search streams on the shared `Stream` loop: incremental issues and the id sweep.
 
-Partition `search` checkpoints `{"updated": "<max updated seen, ISO UTC>"}` after every page.
-Results are sorted `updated ASC, key ASC`, so everything before that instant has been delivered;
-a resumed run starts a fresh search from it (page tokens expire) minus the overlap, re-reading
-at most about one page, which the idempotent upsert absorbs.
+Partition `search` checkpoints `{"updated": "<max updated seen, ISO UTC>"}` after every page,
+plus, while pages remain, the query and the `nextPageToken` of the next page. Results are sorted
+`updated ASC, key ASC`, so everything before that instant has been delivered. A resumed run
+continues the same query from the stored token (it re-lists nothing); when Jira no longer
+accepts the token (it expires after 7 days), it starts a fresh search from the instant minus the
+overlap, re-reading about a page, which the idempotent upsert absorbs.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class SearchStream(Stream):
     def build_request(self, state: Mapping[str, Any], token: str | None) -> httpx.Request:
         return self.requests.search(self.jql, self.fields, self.page_size, token)
 
+    def resume_token(self, state: Mapping[str, Any]) -> str | None:
+        token = state.get("page_token")
+        return token if isinstance(token, str) and state.get("jql") == self.jql else None
+
     def parse_records(self, reply: Reply) -> list[dict[str, Any]]:
         return records_list(reply, "issues")
 
@@ -90,7 +96,13 @@ class SearchStream(Stream):
             if updated is not None and (newest is None or updated > newest):
                 newest = updated
         # Never move the cursor backwards, e.g. on an empty page.
-        return {**state, "updated": cursor_to_state(newest)} if newest else dict(state)
+        new = {k: v for k, v in state.items() if k not in ("page_token", "jql")}
+        if newest:
+            new["updated"] = cursor_to_state(newest)
+        token = reply.data.get("nextPageToken") if isinstance(reply.data, dict) else None
+        if not last_page and isinstance(token, str):
+            new |= {"page_token": token, "jql": self.jql}
+        return new
 
 
 class IdSweepStream(Stream):

@@ -37,6 +37,7 @@ _ORG = re.compile(r"organization\s*\(\s*login\s*:\s*" + _ARG)
 # GraphQL aliases (`owner: organization(...)`) rename the key the answer is returned under.
 _ORG_ALIAS = re.compile(r"(\w+)\s*:\s*organization\s*\(")
 _PROJECT = re.compile(r"projectV2\s*\(\s*number\s*:\s*" + _ARG)
+_REPOSITORY = re.compile(r"\brepository\s*\(")
 _ITEMS = re.compile(r"\bitems\s*\(([^)]*)\)")
 _FIRST = re.compile(r"\bfirst\s*:\s*" + _ARG)
 _AFTER = re.compile(r"\bafter\s*:\s*" + _ARG)
@@ -254,6 +255,11 @@ def execute(state: SimulatorState, body: dict[str, Any], base: str) -> dict[str,
             )
         else:
             data[org_key] = _organization(state, query, variables, base, errors)
+    if _REPOSITORY.search(query):
+        # Imported here: that module builds on this one's argument and cursor helpers.
+        from service.simulator import github_graphql_repo
+
+        data["repository"] = github_graphql_repo.answer(state.github, query, variables, errors)
     if "rateLimit" in query:
         budget = state.graphql
         data["rateLimit"] = {
@@ -268,8 +274,8 @@ def execute(state: SimulatorState, body: dict[str, Any], base: str) -> dict[str,
     if not data:
         errors.append(
             {
-                "message": "This simulator answers organization.projectV2.items and rateLimit "
-                "queries only."
+                "message": "This simulator answers organization.projectV2.items, repository "
+                "(issues, pullRequests, issue, pullRequest) and rateLimit queries only."
             }
         )
     out: dict[str, Any] = {"data": data or None}

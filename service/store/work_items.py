@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,7 +91,13 @@ def _build_insert(dialect: str) -> Any:
     updatable = [*CONTENT_FIELDS, "raw", "content_hash", "updated_at", "deleted_at"]
     return stmt.on_conflict_do_update(
         index_elements=["source_id", "external_id"],
-        set_={name: stmt.excluded[name] for name in updatable},
+        set_={
+            **{name: stmt.excluded[name] for name in updatable},
+            # A write from outside a full run (a webhook) keeps the mark the row has.
+            "seen_generation": func.coalesce(
+                stmt.excluded.seen_generation, WORK_ITEM.c.seen_generation
+            ),
+        },
         # Guard against a concurrent writer having stored a newer version meanwhile.
         where=WORK_ITEM.c.upstream_updated_at <= stmt.excluded.upstream_updated_at,
     ).returning(WORK_ITEM.c.id, WORK_ITEM.c.external_id, WORK_ITEM.c.parent_id)
@@ -126,6 +132,11 @@ _LOWEST_ID_BY = {
     .group_by(column)
     for column in (WORK_ITEM.c.external_id, WORK_ITEM.c.key)
 }
+_MARK_SEEN = (
+    update(WORK_ITEM)
+    .where(WORK_ITEM.c.id.in_(bindparam("values", expanding=True)))
+    .values(seen_generation=bindparam("generation"))
+)
 _SET_PARENT = (
     update(WORK_ITEM)
     .where(WORK_ITEM.c.id == bindparam("row_id"))
@@ -140,6 +151,7 @@ async def upsert_work_items(
     *,
     cause: str,
     causes: Mapping[str, str] | None = None,
+    generation: int | None = None,
 ) -> UpsertResult:
     """Store a batch of canonical items for one source; return what happened.
 
@@ -147,13 +159,17 @@ async def upsert_work_items(
     (upstream `updated_at`) changes nothing; a tombstoned item that comes back is restored.
     Every real change appends a change-feed row in the caller's transaction, caused by
     `causes[external_id]` when given (a batch of webhook deliveries), else by `cause`.
+    A full run passes its `generation`: every item of the batch, changed or not, is marked
+    as read by it (see `sweep_candidates`).
     """
     touches.cause(session, cause)
     result = UpsertResult()
     batch = _dedupe(items)
     for start in range(0, len(batch), _CHUNK):
         chunk = batch[start : start + _CHUNK]
-        result.merge(await _upsert_chunk(session, source_id, chunk, cause, causes or {}))
+        result.merge(
+            await _upsert_chunk(session, source_id, chunk, cause, causes or {}, generation)
+        )
     # Imported here: the rules package reads the store, and the store must not import it eagerly.
     from service.rules.evaluation import apply_rules_to_items
 
@@ -167,6 +183,7 @@ async def _upsert_chunk(
     items: list[WorkItemIn],
     default_cause: str,
     causes: Mapping[str, str],
+    generation: int | None,
 ) -> UpsertResult:
     result = UpsertResult()
     # Only what the skip/guard decisions need: `raw` is large and usually unchanged.
@@ -177,6 +194,7 @@ async def _upsert_chunk(
     now = utcnow()
     to_write: list[dict[str, Any]] = []
     pending: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any]]] = {}
+    seen_unwritten: list[int] = []
     for item in items:
         digest = content_hash(item)
         old = existing.get(item.external_id)
@@ -184,9 +202,11 @@ async def _upsert_chunk(
         if old is not None:
             if old["upstream_updated_at"] > item.upstream_updated_at:
                 result.stale += 1
+                seen_unwritten.append(old["id"])
                 continue
             if old["content_hash"] == digest and old["deleted_at"] is None:
                 result.unchanged += 1
+                seen_unwritten.append(old["id"])
                 continue
             kind = "restored" if old["deleted_at"] is not None else "updated"
         else:
@@ -200,9 +220,12 @@ async def _upsert_chunk(
                 "created_at": now,
                 "updated_at": now,
                 "deleted_at": None,
+                "seen_generation": generation,
             }
         )
         pending[item.external_id] = (kind, old, values)
+    if generation is not None and seen_unwritten:
+        await session.execute(_MARK_SEEN, {"values": seen_unwritten, "generation": generation})
     if not to_write:
         return result
     await _load_old_content(session, [old for kind, old, _ in pending.values() if old])
@@ -440,6 +463,31 @@ async def reconcile_live_ids(
 
     await refresh(session, restored)
     return tombstoned, restored
+
+
+async def sweep_candidates(
+    session: AsyncSession,
+    source_id: int,
+    generation: int,
+    *,
+    written_before: datetime,
+    projects: Sequence[str] | None = None,
+) -> list[tuple[str, str]]:
+    """(external id, key) of live items a full run's listing did not mark: deletion candidates.
+
+    Only rows last written before the generation began (a webhook may have created one since)
+    and, with `projects`, only those scopes (the rest could not be read).
+    """
+    table = WORK_ITEM
+    stmt = select(table.c.external_id, table.c.key).where(
+        table.c.source_id == source_id,
+        table.c.deleted_at.is_(None),
+        or_(table.c.seen_generation.is_(None), table.c.seen_generation != generation),
+        table.c.updated_at < written_before,
+    )
+    if projects is not None:
+        stmt = stmt.where(table.c.project.in_(list(projects)))
+    return [(external_id, key) for external_id, key in await session.execute(stmt)]
 
 
 async def refresh_statistics(session: AsyncSession) -> None:

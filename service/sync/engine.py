@@ -40,6 +40,8 @@ from service.store.work_items import (
     UpsertResult,
     reconcile_live_ids,
     refresh_statistics,
+    sweep_candidates,
+    tombstone_work_items,
     upsert_work_items,
 )
 from service.sync import leases, metrics
@@ -121,6 +123,15 @@ class _Plan:
     state: dict[str, dict[str, Any]]
     needs_discovery: bool
     reconcile: bool
+    # Full runs: the generation whose marks this run sets, when that generation began (store
+    # time), and the outcome per partition so far (those complete are not read again).
+    generation: int | None = None
+    generation_began: datetime | None = None
+    scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class ScopesFailed(ConnectorError):
+    """Some partitions could not be read: their items were left as they are."""
 
 
 def safe_message(exc: BaseException, secrets: list[str]) -> str:
@@ -223,8 +234,15 @@ class SyncEngine:
             run.status = RunStatus.running.value
             run.started_at = run.heartbeat_at = now
             mode = SyncMode(run.mode)
+            generation, began = run.generation, run.created_at
+            resumed = mode is SyncMode.full and generation not in (None, run.id)
+            if resumed:
+                assert generation is not None
+                began = (await sync_store.get_run(session, generation)).created_at
             state = (
-                {} if mode is SyncMode.full else await sync_store.load_cursors(session, source.id)
+                await sync_store.load_cursors(session, source.id)
+                if mode is not SyncMode.full or resumed
+                else {}
             )
             return _Plan(
                 source_id=source.id,
@@ -237,7 +255,12 @@ class SyncEngine:
                 settings=self._connector_settings(source),
                 state=state,
                 needs_discovery=source.kind == SourceKind.jira and not source.discovered,
-                reconcile=mode is not SyncMode.incremental or self._reconcile_due(source, now),
+                # A full run's own listing is its delete sweep; the others list ids when due.
+                reconcile=mode is SyncMode.reconcile
+                or (mode is SyncMode.incremental and self._reconcile_due(source, now)),
+                generation=generation if mode is SyncMode.full else None,
+                generation_began=began,
+                scopes={k: dict(v) for k, v in (run.scopes or {}).items()},
             )
 
     def _connector_settings(self, source: Source) -> dict[str, Any]:
@@ -261,9 +284,13 @@ class SyncEngine:
                 source = await sources.get(session, plan.source_id)
                 sources.apply_discovery(source, discovered)
         if plan.mode is not SyncMode.reconcile:
-            pages = read_ahead(connector.read(plan.state), counters.ahead)
+            skip = {name for name, o in plan.scopes.items() if o.get("status") == "complete"}
+            pages = read_ahead(connector.read(plan.state, skip=skip), counters.ahead)
             async with contextlib.aclosing(pages):
                 await self._store_pages(run_id, plan, pages, counters)
+        if plan.generation is not None:
+            await self._sweep_generation(run_id, plan, connector, counters)
+        _raise_failed_scopes(plan.scopes, swept=plan.generation is not None)
         if plan.reconcile:
             # Only after a sweep that finished: a partial id list would tombstone live items.
             live = await connector.live_external_ids()
@@ -277,6 +304,39 @@ class SyncEngine:
             counters.deleted += len(tombstoned)
             counters.updated += len(restored)
 
+    async def _sweep_generation(
+        self, run_id: int, plan: _Plan, connector: Connector, counters: RunCounters
+    ) -> None:
+        """Tombstone what a full run's listing no longer returned, in the scopes it read to the
+        end; then fail the run if any scope could not be read."""
+        assert plan.generation is not None and plan.generation_began is not None
+        failed = {n: o for n, o in plan.scopes.items() if o.get("status") == "failed"}
+        complete = [n for n, o in plan.scopes.items() if o.get("status") == "complete"]
+        # Every scope read: the whole source is swept (a repository dropped from the scope too).
+        projects = [scope_of(name) for name in complete] if failed else None
+        async with self.db.session() as session:
+            candidates = await sweep_candidates(
+                session,
+                plan.source_id,
+                plan.generation,
+                written_before=plan.generation_began,
+                projects=projects,
+            )
+        gone = await connector.confirm_gone(candidates) if candidates else set()
+        async with self.db.session() as session:
+            await self._renew(session, plan.source_id)
+            tombstoned = await tombstone_work_items(
+                session, plan.source_id, sorted(gone), cause=f"sync:{run_id}"
+            )
+            run = await sync_store.get_run(session, run_id)
+            run.scopes = plan.scopes | {
+                "sweep": {"candidates": len(candidates), "tombstoned": len(tombstoned)}
+            }
+            if not failed:
+                source = await sources.get(session, plan.source_id)
+                source.last_reconcile_at = self.clock()
+        counters.deleted += len(tombstoned)
+
     async def _store_pages(
         self, run_id: int, plan: _Plan, pages: AsyncIterator[Page], counters: RunCounters
     ) -> None:
@@ -284,13 +344,23 @@ class SyncEngine:
         number = 0
         analyze_at = ANALYZE_FIRST_AT
         async for page in pages:
+            if page.failed is not None:
+                plan.scopes[page.stream] = {"status": "failed", "error": page.failed}
+                async with self.db.session() as session:
+                    await self._record(session, run_id, counters, plan.scopes)
+                continue
+            state = await _checkpoint(page, counters.ahead)
             async with self.db.session() as session:
                 await self._renew(session, plan.source_id)
-                result = await upsert_work_items(session, plan.source_id, page.items, cause=cause)
-                await sync_store.save_cursor(session, plan.source_id, page.stream, page.state)
+                result = await upsert_work_items(
+                    session, plan.source_id, page.items, cause=cause, generation=plan.generation
+                )
+                await sync_store.save_cursor(session, plan.source_id, page.stream, state)
+                if page.last:
+                    plan.scopes[page.stream] = {"status": "complete"}
                 staged = replace(counters)
                 staged.add(result)
-                await self._record(session, run_id, staged)
+                await self._record(session, run_id, staged, plan.scopes)
             # Counted only once committed: a rolled-back page never shows on the run.
             counters.add(result)
             number += 1
@@ -308,9 +378,16 @@ class SyncEngine:
         ):
             raise LeaseLost("the sync lease was lost (it expired and another process took it)")
 
-    async def _record(self, session: AsyncSession, run_id: int, counters: RunCounters) -> None:
+    async def _record(
+        self,
+        session: AsyncSession,
+        run_id: int,
+        counters: RunCounters,
+        scopes: dict[str, dict[str, Any]],
+    ) -> None:
         run = await sync_store.get_run(session, run_id)
         counters.apply(run)
+        run.scopes = {name: dict(outcome) for name, outcome in scopes.items()}
         run.heartbeat_at = self.clock()
 
     async def _heartbeat(self, source_id: int) -> None:
@@ -369,6 +446,36 @@ class SyncEngine:
             stats=counters.stats if plan else None,
         )
         return run
+
+
+def _raise_failed_scopes(scopes: dict[str, dict[str, Any]], *, swept: bool) -> None:
+    failed = [o for o in scopes.values() if o.get("status") == "failed"]
+    if not failed:
+        return
+    total = sum(1 for o in scopes.values() if "status" in o)
+    reasons = "; ".join(str(o.get("error")) for o in failed)
+    what = "were not swept" if swept else "were skipped"
+    raise ScopesFailed(f"{len(failed)} of {total} scopes could not be read and {what}: {reasons}")
+
+
+def scope_of(partition: str) -> str:
+    """The scope a partition reads (`issues:octo/repo` → `octo/repo`, the items' `project`)."""
+    return partition.partition(":")[2] or partition
+
+
+async def _checkpoint(page: Page, ahead: ReadAhead) -> dict[str, Any]:
+    """The page's checkpoint, refined by the next page of its partition when the stream can (the
+    next page is being fetched already; waiting for it costs nothing the loop would not wait)."""
+    task = ahead.pending
+    if page.refine is None or page.last or task is None:
+        return page.state
+    await asyncio.wait([task])
+    if task.cancelled() or task.exception() is not None:
+        return page.state
+    following = task.result()
+    if following.stream != page.stream or following.failed is not None:
+        return page.state
+    return page.refine(following)
 
 
 async def read_ahead(

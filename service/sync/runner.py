@@ -90,12 +90,27 @@ class SyncRunner:
             logger.warning(
                 "took over an expired sync lease", extra={"source_id": source_id, "runs": abandoned}
             )
+        interrupted = (
+            await sync_store.interrupted_full_run(session, source_id)
+            if mode is SyncMode.full
+            else None
+        )
         run = SyncRun(
             source_id=source_id, mode=mode.value, status=RunStatus.queued.value, trigger=trigger
         )
+        if interrupted is not None:
+            # Same generation: the marks and the scopes read to the end so far carry over.
+            run.generation = interrupted.generation
+            run.scopes = {
+                name: outcome
+                for name, outcome in (interrupted.scopes or {}).items()
+                if outcome.get("status") == "complete"
+            }
         session.add(run)
         await session.flush()
         assert run.id is not None
+        if mode is SyncMode.full and run.generation is None:
+            run.generation = run.id
         await leases.attach_run(session, source_id, self.holder, run.id)
         return run
 

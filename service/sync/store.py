@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from schemas.enums import RunStatus
+from schemas.enums import RunStatus, SyncMode
 from schemas.tables import Source, SyncCursor, SyncRun
 from schemas.types import utcnow
 from service.errors import NotFound
@@ -71,6 +71,26 @@ async def abandon_unfinished(session: AsyncSession, source_id: int, *, now: date
         .returning(col(SyncRun.id))
     )
     return [int(row_id) for (row_id,) in rows if row_id is not None]
+
+
+async def interrupted_full_run(session: AsyncSession, source_id: int) -> SyncRun | None:
+    """The source's latest run if it is a full run that ended without finishing (crashed, shut
+    down or failed): a new full run continues its generation instead of listing from the start.
+    Any later run (an incremental poll, say) ends that chance: its cursors moved on."""
+    latest = await session.scalar(
+        select(SyncRun)
+        .where(col(SyncRun.source_id) == source_id)
+        .order_by(col(SyncRun.id).desc())
+        .limit(1)
+    )
+    if (
+        latest is None
+        or latest.mode != SyncMode.full.value
+        or latest.generation is None
+        or latest.status not in (RunStatus.abandoned.value, RunStatus.failed.value)
+    ):
+        return None
+    return latest
 
 
 async def schedule_candidates(session: AsyncSession) -> list[tuple[int, int, datetime | None]]:

@@ -12,7 +12,7 @@ from service.sources import store as sources
 from service.store.db import Database
 from service.sync.runner import SyncRunner
 
-from .fakes import BASE, REPO, TOKEN, FakeGitHub
+from .fakes import BASE, REPO, TOKEN, FakeGitHub, FakeGraphQL
 
 
 @pytest.fixture
@@ -21,9 +21,15 @@ def github() -> FakeGitHub:
 
 
 @pytest.fixture
-def upstream(github: FakeGitHub) -> Iterator[respx.MockRouter]:
+def graphql(github: FakeGitHub) -> FakeGraphQL:
+    return FakeGraphQL(github)
+
+
+@pytest.fixture
+def upstream(github: FakeGitHub, graphql: FakeGraphQL) -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         router.get(f"{BASE}/repos/{REPO}/issues").mock(side_effect=github)
+        router.post(f"{BASE}/graphql").mock(side_effect=graphql)
         yield router
 
 

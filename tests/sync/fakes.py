@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,3 +86,60 @@ class FakeGitHub:
         return httpx.Response(
             200, content=payload, headers={**headers, "content-type": "application/json"}
         )
+
+
+_REPO_QUERY = re.compile(r"repository\(owner: \$owner, name: \$name\)")
+_CONNECTION = re.compile(r"\b(issues|pullRequests)\(first: (\d+), after: \$after\)")
+_ALIAS = re.compile(r"(c\d+): (issue|pullRequest)\(number: (\d+)\)")
+
+
+class FakeGraphQL:
+    """`POST /graphql` over a `FakeGitHub`'s issues: the id listing (`repository.issues` /
+    `pullRequests`, cursor pages) and aliased look-ups by number (null + NOT_FOUND when gone).
+    Issues with a `pull_request` key are pull requests; `requests` keeps every query sent."""
+
+    def __init__(self, rest: FakeGitHub) -> None:
+        self.rest = rest
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = json.loads(request.content)
+        query, variables = body["query"], body.get("variables") or {}
+        assert (
+            _REPO_QUERY.search(query)
+            and variables.get("owner") + "/" + variables.get("name") == REPO
+        ), query
+        by_number = self.rest.issues
+        repository: dict[str, Any] = {}
+        errors = []
+        if connection := _CONNECTION.search(query):
+            kind, first = connection.group(1), int(connection.group(2))
+            numbers = sorted(
+                n for n, i in by_number.items() if ("pull_request" in i) == (kind != "issues")
+            )
+            start = int(variables.get("after") or 0)
+            chunk = numbers[start : start + first]
+            nodes = [
+                {"id": by_number[n]["node_id"]} if kind == "issues" else {"number": n}
+                for n in chunk
+            ]
+            repository[kind] = {
+                "pageInfo": {
+                    "hasNextPage": start + first < len(numbers),
+                    "endCursor": str(start + len(chunk)),
+                },
+                "nodes": nodes,
+            }
+        for alias, kind, number in _ALIAS.findall(query):
+            found = by_number.get(int(number))
+            if found is not None and ("pull_request" in found) == (kind == "pullRequest"):
+                repository[alias] = {"number": int(number)}
+            else:
+                repository[alias] = None
+                errors.append({"type": "NOT_FOUND", "path": ["repository", alias]})
+        rate = {"cost": 1, "limit": 5000, "remaining": 4990, "resetAt": stamp(START)}
+        payload: dict[str, Any] = {"data": {"repository": repository, "rateLimit": rate}}
+        if errors:
+            payload["errors"] = errors
+        return httpx.Response(200, json=payload, headers={"x-ratelimit-resource": "graphql"})

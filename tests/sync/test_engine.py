@@ -8,7 +8,7 @@ from service.store.db import Database
 from service.sync.engine import RunCounters
 from service.sync.runner import SyncRunner
 
-from .fakes import START, FakeGitHub
+from .fakes import START, FakeGitHub, FakeGraphQL
 from .helpers import changes, count_work_item_writes, item_by_key, stored
 
 pytestmark = pytest.mark.usefixtures("upstream")
@@ -21,7 +21,9 @@ async def test_full_then_incremental_counts_and_contents(
 
     assert full.status == RunStatus.succeeded, full.error
     assert (full.items_created, full.items_updated, full.items_unchanged) == (250, 0, 0)
-    assert (full.pages, full.items_deleted, full.requests) == (3, 0, 6)  # 3 read + 3 sweep
+    # ceil(250/100) list pages: the listing is the delete sweep, nothing else is sent.
+    assert (full.pages, full.items_deleted, full.requests) == (3, 0, 3)
+    assert full.generation == full.id and full.scopes["issues:octo/repo"]["status"] == "complete"
     content = await stored(db, source_id)
     assert [row[1] for row in content[:2]] == ["octo/repo#1", "octo/repo#10"]
     assert len(content) == 250 and not any(row[6] for row in content)
@@ -58,7 +60,9 @@ async def test_unchanged_upstream_writes_nothing(
 
     assert again.status == idle.status == RunStatus.succeeded
     assert (again.items_unchanged, again.items_created, again.items_updated) == (250, 0, 0)
-    assert writes == []
+    # Only the full run's marks, one statement per page; no content is rewritten.
+    assert len(writes) == 3
+    assert all(w.startswith("UPDATE work_item SET seen_generation=") for w in writes)
     assert len(await changes(db)) == feed_before
     assert await stored(db, source_id) == before
     assert github.requests[-1].url.params.get("since") is not None
@@ -87,15 +91,17 @@ async def test_crash_after_page_then_rerun_matches_a_clean_run(
     assert (crashed.pages, crashed.items_created) == (2, 200)
     assert len(await stored(db, crashing_source)) == 200  # both committed pages stayed
 
-    rerun = await runner.run_foreground(crashing_source, SyncMode.incremental, trigger="test")
+    rerun = await runner.run_foreground(crashing_source, SyncMode.full, trigger="test")
 
     assert rerun.status == RunStatus.succeeded, rerun.error
+    assert rerun.generation == crashed.id and rerun.pages == 1  # resumed: page 3 only
     assert [row[1:] for row in await stored(db, crashing_source)] == [
         row[1:] for row in await stored(db, clean_source)
     ]
-    # At most one page is fetched twice (here: the rerun starts at the checkpoint's boundary).
-    assert len(github.reads) <= clean_reads + 1
-    assert rerun.items_unchanged == 1 and rerun.items_created == 50
+    # The crashed run had fetched page 3 ahead; the rerun lists it again and nothing else.
+    assert len(github.reads) == clean_reads + 1
+    assert rerun.items_unchanged == 0 and rerun.items_created == 50
+    assert rerun.items_deleted == 0  # the first two pages' marks carried over
 
 
 async def test_out_of_order_older_version_never_overwrites(
@@ -128,7 +134,7 @@ async def test_out_of_order_older_version_never_overwrites(
 
 
 async def test_reconcile_tombstones_then_restores(
-    db: Database, runner: SyncRunner, github: FakeGitHub, source_id: int
+    db: Database, runner: SyncRunner, github: FakeGitHub, graphql: FakeGraphQL, source_id: int
 ) -> None:
     await runner.run_foreground(source_id, SyncMode.full, trigger="test")
     gone = github.issues.pop(7)
@@ -137,8 +143,9 @@ async def test_reconcile_tombstones_then_restores(
     swept = await runner.run_foreground(source_id, SyncMode.reconcile, trigger="test")
 
     assert swept.status == RunStatus.succeeded
-    assert (swept.items_deleted, swept.requests, swept.pages) == (1, 3, 0)
-    assert github.reads == []  # reconcile sweeps ids only
+    # ids over GraphQL: 3 pages of issues + 1 (empty) of pull requests, 0 REST requests
+    assert (swept.items_deleted, swept.requests, swept.pages) == (1, 4, 0)
+    assert github.requests == [] and len(graphql.requests) == 4
     tombstone = await item_by_key(db, source_id, "octo/repo#7")
     assert tombstone.deleted_at is not None
     assert [c.type for c in await changes(db, f"sync:{swept.id}")] == ["work_item.deleted"]
@@ -155,7 +162,7 @@ async def test_incremental_reconciles_automatically_when_due(
     db: Database, runner: SyncRunner, github: FakeGitHub, source_id: int
 ) -> None:
     first = await runner.run_foreground(source_id, SyncMode.incremental, trigger="test")
-    assert first.requests == 6  # never reconciled yet: the sweep runs
+    assert first.requests == 7  # never reconciled yet: 3 REST pages + 4 GraphQL id pages
     github.issues.pop(3)
     second = await runner.run_foreground(source_id, SyncMode.incremental, trigger="test")
     assert (second.requests, second.items_deleted) == (1, 0)  # not due again within a day

@@ -105,11 +105,13 @@ async def test_dead_holder_lease_expires_run_is_abandoned_and_next_run_resumes(
 
     clock["now"] += timedelta(seconds=settings.lease_ttl_seconds + 1)
     github.requests.clear()
-    resumed = await survivor.run_foreground(source_id, SyncMode.incremental, trigger="test")
+    resumed = await survivor.run_foreground(source_id, SyncMode.full, trigger="test")
 
     assert resumed.status == RunStatus.succeeded, resumed.error
     assert len(github.reads) == 2  # pages 2 and 3 only: page 1 was checkpointed
-    assert resumed.items_created == 150 and resumed.items_unchanged == 1
+    # The checkpoint is the next page's first `updated_at`: nothing stored is read again.
+    assert resumed.items_created == 150 and resumed.items_unchanged == 0
+    assert resumed.generation == dead_run  # the killed run's marks carry over
     async with db.session() as session:
         from service.sync.store import get_run
 

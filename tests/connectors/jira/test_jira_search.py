@@ -71,14 +71,39 @@ async def test_pages_follow_next_page_token_until_is_last(jira_mock, fake_time):
     assert result[0].items[0].url == f"{SITE}/browse/KAN-1"
 
 
-async def test_resume_from_checkpoint_starts_a_fresh_search(jira_mock, fake_time):
+async def test_resume_continues_the_same_search_from_the_stored_token(jira_mock, fake_time):
     jira_mock.get("/rest/api/3/myself").respond(json=MYSELF)
     server = FakeSearch([make_issue(n, START + timedelta(minutes=n)) for n in range(1, 251)])
     jira_mock.post(SEARCH_JQL_PATH).mock(side_effect=server)
     conn = connector(fake_time)
     first_page = await anext(conn.read({}))
+    assert first_page.state["page_token"] == "100" and "jql" in first_page.state
     # Simulate a crash after the first page: a new run gets only the stored checkpoint.
     resumed = await collect(conn, {"search": first_page.state})
+
+    assert len(resumed) == 2  # pages 2 and 3: nothing stored is listed again
+    assert server.bodies[-2]["nextPageToken"] == "100"
+    assert server.bodies[-2]["jql"] == server.bodies[0]["jql"]
+    keys = [item.key for page in resumed for item in page.items]
+    assert keys[0] == "KAN-101" and keys[-1] == "KAN-250" and len(keys) == 150
+    assert "page_token" not in resumed[-1].state  # the last page leaves only the instant
+
+
+async def test_resume_with_a_refused_token_starts_a_fresh_search(jira_mock, fake_time):
+    jira_mock.get("/rest/api/3/myself").respond(json=MYSELF)
+    server = FakeSearch([make_issue(n, START + timedelta(minutes=n)) for n in range(1, 251)])
+
+    def refuse_tokens(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("nextPageToken") == "expired":
+            message = "The provided next page token is invalid or expired."
+            return httpx.Response(400, json={"errorMessages": [message], "errors": {}})
+        return server(request)
+
+    jira_mock.post(SEARCH_JQL_PATH).mock(side_effect=refuse_tokens)
+    conn = connector(fake_time)
+    first_page = await anext(conn.read({}))
+    stale = {**first_page.state, "page_token": "expired"}
+    resumed = await collect(conn, {"search": stale})
 
     assert "nextPageToken" not in server.bodies[-len(resumed)]
     keys = [item.key for page in resumed for item in page.items]
