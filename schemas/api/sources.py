@@ -70,6 +70,16 @@ class RunPublic(BaseModel):
     retries: int
     rate_limit_wait_seconds: float
     error: str | None
+    generation: int | None = Field(
+        default=None,
+        description="Full runs: the run whose listing this run continues (its own id, or the "
+        "interrupted full run it resumed); items it read carry this mark.",
+    )
+    scopes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Full runs: each partition's outcome (`complete` or `failed` with its error) "
+        "and the delete sweep's candidates and tombstones.",
+    )
     created_at: datetime
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from connectors.base import Page
 from schemas.enums import RunStatus, SyncMode
+from schemas.types import utcnow
 from service.store.db import Database
 from service.sync.engine import RunCounters
 from service.sync.runner import SyncRunner
@@ -102,6 +103,38 @@ async def test_crash_after_page_then_rerun_matches_a_clean_run(
     assert len(github.reads) == clean_reads + 1
     assert rerun.items_unchanged == 0 and rerun.items_created == 50
     assert rerun.items_deleted == 0  # the first two pages' marks carried over
+
+
+class ProcessDied(BaseException):
+    """Stands in for SIGKILL right after a commit: nothing of the run gets to finish."""
+
+
+async def test_full_run_killed_after_page_4_of_10_lists_at_most_11_pages_in_all(
+    db: Database, settings, secret_box, github: FakeGitHub, make_github_source
+) -> None:
+    for number in range(251, 1001):
+        github.edit(number, START + timedelta(minutes=number))
+    source = await make_github_source("ten-pages")
+    clock = {"now": utcnow()}
+    dying = SyncRunner(db, settings, secret_box, holder="dying", clock=lambda: clock["now"])
+
+    async def die_after_page_4(number: int, _page: Page, _c: RunCounters) -> None:
+        if number == 4:
+            raise ProcessDied
+
+    with pytest.raises(ProcessDied):
+        await dying.run_foreground(source, SyncMode.full, trigger="t", on_page=die_after_page_4)
+    killed_reads = len(github.reads)
+    clock["now"] += timedelta(seconds=settings.lease_ttl_seconds + 1)
+    survivor = SyncRunner(db, settings, secret_box, holder="next", clock=lambda: clock["now"])
+    rerun = await survivor.run_foreground(source, SyncMode.full, trigger="t")
+
+    assert rerun.status == RunStatus.succeeded, rerun.error
+    # Pages 1-4 stored and page 5 read ahead; the rerun lists pages 5-10 and nothing before.
+    assert (killed_reads, len(github.reads)) == (5, 11)
+    assert (rerun.pages, rerun.items_created, rerun.items_unchanged) == (6, 600, 0)
+    assert rerun.items_deleted == 0 and rerun.generation != rerun.id
+    assert len(await stored(db, source)) == 1000
 
 
 async def test_out_of_order_older_version_never_overwrites(
