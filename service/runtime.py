@@ -14,7 +14,7 @@ from service.config import Settings
 from service.portfolio.evaluator import start_health_evaluator
 from service.store.migrate import upgrade_async
 from service.subscriptions.worker import start_subscription_worker
-from service.sync.runner import SyncRunner
+from service.sync.runner import SyncRunner, runner_of
 from service.sync.scheduler import SyncScheduler
 from service.webhooks.worker import start_inbox_worker
 
@@ -24,12 +24,8 @@ Stop = Callable[[], Awaitable[None]]
 
 
 def sync_runner(app: FastAPI) -> SyncRunner:
-    """The app's runner (the sources API creates the same one on first use)."""
-    runner: SyncRunner | None = getattr(app.state, "sync_runner", None)
-    if runner is None:
-        runner = SyncRunner(app.state.db, app.state.settings, app.state.secret_box)
-        app.state.sync_runner = runner
-    return runner
+    """The app's runner (the sources API and pages use the same one)."""
+    return runner_of(app.state)
 
 
 async def start_sync_scheduler(app: FastAPI) -> Stop:

@@ -9,7 +9,6 @@ keys are simply ignored by clients. Anything else gets a GraphQL `errors` answer
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from service.simulator import github_graphql_repo
 from service.simulator.github import StateDep, api_base
 from service.simulator.github_data import (
     ITERATIONS,
@@ -25,6 +25,13 @@ from service.simulator.github_data import (
     ProjectItem,
     b64id,
 )
+from service.simulator.graphql_args import (
+    _ARG,
+    GraphQLError,
+    _arg,
+    decode_cursor,
+    encode_cursor,
+)
 from service.simulator.responses import GITHUB_JSON, dumps
 from service.simulator.state import SimulatorState
 
@@ -32,7 +39,6 @@ router = APIRouter(prefix="/github")
 
 PROJECT_NUMBER = 1
 PROJECT_TITLE = "Roadmap"
-_ARG = r'(?:"((?:[^"\\]|\\.)*)"|\$(\w+)|(\d+)|(null))'
 _ORG = re.compile(r"organization\s*\(\s*login\s*:\s*" + _ARG)
 # GraphQL aliases (`owner: organization(...)`) rename the key the answer is returned under.
 _ORG_ALIAS = re.compile(r"(\w+)\s*:\s*organization\s*\(")
@@ -49,40 +55,6 @@ FIELDS = {
     "Iteration": ("PVTIF_iteration", "ProjectV2IterationField", "ITERATION"),
     "Target date": ("PVTF_target", "ProjectV2Field", "DATE"),
 }
-
-
-class GraphQLError(Exception):
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _arg(match: re.Match[str] | None, variables: dict[str, Any]) -> Any:
-    if match is None:
-        return None
-    literal, var, number, null = match.groups()
-    if var is not None:
-        return variables.get(var)
-    if number is not None:
-        return int(number)
-    if null is not None:
-        return None
-    return literal
-
-
-def encode_cursor(position: int) -> str:
-    return base64.b64encode(f"cursor:v2:{position}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.b64decode(cursor.encode(), validate=True).decode()
-        prefix, _, pos = raw.rpartition(":")
-        if prefix != "cursor:v2":
-            raise ValueError(raw)
-        return int(pos)
-    except ValueError:
-        raise GraphQLError(f'`"{cursor}"` does not appear to be a valid cursor.') from None
 
 
 def _field(name: str) -> dict[str, Any]:
@@ -256,9 +228,6 @@ def execute(state: SimulatorState, body: dict[str, Any], base: str) -> dict[str,
         else:
             data[org_key] = _organization(state, query, variables, base, errors)
     if _REPOSITORY.search(query):
-        # Imported here: that module builds on this one's argument and cursor helpers.
-        from service.simulator import github_graphql_repo
-
         data["repository"] = github_graphql_repo.answer(state.github, query, variables, errors)
     if "rateLimit" in query:
         budget = state.graphql

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from service.simulator.github_data import GhIssue, GitHubData
-from service.simulator.github_graphql import (
+from service.simulator.graphql_args import (
     _ARG,
     GraphQLError,
     decode_cursor,

@@ -45,6 +45,16 @@ class SyncAlreadyRunning(Conflict):
         self.run_id = run_id
 
 
+def runner_of(state: Any) -> SyncRunner:
+    """The app's one runner, kept on its `state` (made on first use from the app's store,
+    settings and secret box): the API, the web pages and the scheduler share it."""
+    runner: SyncRunner | None = getattr(state, "sync_runner", None)
+    if runner is None:
+        runner = SyncRunner(state.db, state.settings, state.secret_box)
+        state.sync_runner = runner
+    return runner
+
+
 class SyncRunner:
     """Args: the store, settings, secret box; `engine_options` go to every `SyncEngine`
     (clock, sleep, client, on_page); `holder` names this process in the lease table."""

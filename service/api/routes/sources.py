@@ -29,7 +29,7 @@ from service.sources import checks
 from service.sources import store as sources
 from service.sources.ssrf import check_upstream_url
 from service.sync import store as sync_store
-from service.sync.runner import SyncRunner
+from service.sync.runner import SyncRunner, runner_of
 
 router = APIRouter(
     prefix="/api/v1/admin/sources", tags=["admin: sources"], responses=PROBLEM_RESPONSES
@@ -37,9 +37,7 @@ router = APIRouter(
 
 
 async def get_sync_runner(request: Request) -> SyncRunner:
-    from service.runtime import sync_runner
-
-    return sync_runner(request.app)
+    return runner_of(request.app.state)
 
 
 RunnerDep = Annotated[SyncRunner, Depends(get_sync_runner)]

@@ -26,7 +26,7 @@ from service.sources import checks
 from service.sources import store as sources
 from service.sources.ssrf import check_upstream_url
 from service.sync import store as sync_store
-from service.sync.runner import SyncAlreadyRunning
+from service.sync.runner import SyncAlreadyRunning, runner_of
 from service.web import admin_queries
 from service.web.admin_pages import render_admin
 from service.web.deps import AdminPage, CsrfForm, redirect
@@ -211,9 +211,7 @@ async def sync_now(
     background: BackgroundTasks,
 ) -> Response:
     """Starts a run as `POST /api/v1/admin/sources/{id}/sync` does; shows the run's page."""
-    from service.runtime import sync_runner
-
-    runner = sync_runner(request.app)
+    runner = runner_of(request.app.state)
     try:
         mode = SyncMode(str(form.get("mode") or SyncMode.incremental.value))
     except ValueError:
