@@ -44,7 +44,7 @@ FAULTS: dict[str, Any] = {
     "jira_429": 3,
     "github_secondary": 2,
     "retry_after": RETRY_AFTER,
-    "seed": 11,
+    "seed": 14,
 }
 
 
@@ -82,7 +82,7 @@ async def test_faults_runs_complete_and_match_the_truth(
     )
     ids = await create_sources(api, str(sim.base_url).rstrip("/"))
     # A budget far below one run's needs: the connector must wait for the reset, not drain it.
-    await sim.post("/_sim/ratelimit", json={"limit": 8, "window": 60})
+    await sim.post("/_sim/ratelimit", json={"limit": 4, "window": 60})
     response = await sim.post("/_sim/faults", json=FAULTS)
     assert response.status_code == 200, response.text
 

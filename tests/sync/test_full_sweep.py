@@ -145,3 +145,31 @@ async def test_a_repository_that_fails_sweeps_nothing_and_fails_the_run(
     # The failed scope swept nothing: its deleted item and all the others are kept.
     assert (await item_by_key(db, source, "octo/other#4")).deleted_at is None
     assert run.items_deleted == 1
+
+
+async def test_rest_and_graphql_budgets_are_tracked_apart_on_the_source_and_in_metrics(
+    db: Database, runner: SyncRunner, github: FakeGitHub, source_id: int
+) -> None:
+    from schemas.tables import Source
+    from service.api.observability import REGISTRY
+
+    # A first incremental run lists the pages (REST) and is due for its id sweep (GraphQL).
+    run = await runner.run_foreground(source_id, SyncMode.incremental, trigger="test")
+
+    assert run.status == RunStatus.succeeded, run.error
+    async with db.session() as session:
+        source = await session.get(Source, source_id)
+        assert source is not None
+        budgets = dict(source.rate_limit)
+    assert budgets["core"]["remaining"] == github.remaining
+    assert budgets["graphql"] == {
+        "limit": 5000,
+        "remaining": 4990,
+        "reset_at": START.isoformat(),
+    }
+    for resource, remaining in (("core", github.remaining), ("graphql", 4990)):
+        value = REGISTRY.get_sample_value(
+            "portfolio_sync_upstream_rate_limit_remaining",
+            {"source": source.name, "resource": resource},
+        )
+        assert value == remaining
