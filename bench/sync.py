@@ -30,13 +30,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import event
 
-from bench.profile import profiled
+from bench.profile import cpu_only, profiled
 from schemas.enums import Role
 from service.app import create_app
 from service.config import Settings
@@ -165,6 +167,38 @@ def _settle_stats() -> dict[str, Any] | None:
     return out
 
 
+@contextlib.contextmanager
+def counted_statements(db: Database) -> Iterator[list[str]]:
+    """Every statement sent while the block runs (the status polls' reads included)."""
+    seen: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
+
+
+def _statement_kinds(statements: list[str], pages: int) -> dict[str, float]:
+    """Statements per page by verb and table, most frequent first (where the round trips go)."""
+    counts: dict[str, int] = {}
+    for statement in statements:
+        words = statement.split()
+        verb = words[0].upper() if words else "?"
+        table = "?"
+        for marker in ("INTO", "UPDATE", "FROM"):
+            if marker in words[:12]:
+                table = words[words.index(marker) + 1].strip('"(')
+                break
+        key = f"{verb} {table}"
+        counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+    return {key: round(count / max(pages, 1), 2) for key, count in ranked}
+
+
 def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -258,7 +292,10 @@ async def bench_backend(
             }
             for kind, body in sources.items():
                 source_id = (await api.post("/api/v1/admin/sources", json=body)).json()["id"]
-                with profiled() if profile else contextlib.nullcontext() as cpu:
+                with (
+                    profiled() if profile else cpu_only() as cpu,
+                    counted_statements(db) as statements,
+                ):
                     started = time.perf_counter()
                     first = await _run(api, source_id, "full")
                     elapsed = time.perf_counter() - started
@@ -272,8 +309,12 @@ async def bench_backend(
                     "pages": first["pages"],
                     "request_budget": _request_budget(kind, items),
                 }
-                if cpu is not None:
-                    entry["profile"] = cpu.per_page(first["pages"])
+                # Process CPU per stored page (the simulator runs in another process).
+                entry["profile" if profile else "cpu"] = cpu.per_page(first["pages"])
+                entry["statements_per_page"] = round(len(statements) / max(first["pages"], 1), 1)
+                entry["statements_by_kind"] = _statement_kinds(statements, first["pages"])
+                if dump := os.environ.get("BENCH_STATEMENTS_DUMP"):
+                    Path(f"{dump}.{kind}").write_text("\n;;\n".join(statements))
                 started = time.perf_counter()
                 again = await _run(api, source_id, "full")
                 entry["full_again"] = {
