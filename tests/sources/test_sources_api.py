@@ -155,7 +155,7 @@ async def test_sync_runs_in_the_background_and_is_reported(
     detail = (await client.get(f"{ADMIN}/{source['id']}", headers=admin_headers)).json()
     assert detail["last_success_at"] is not None and detail["lag_seconds"] >= 0
     assert detail["next_run_at"] > detail["last_success_at"][:10]
-    assert detail["rate_limit"]["core"]["remaining"] == 4000 - 4
+    assert detail["rate_limit"]["core"]["remaining"] == 4000 - 2
     assert detail["last_run"]["id"] == run_id
     items = (
         await client.get(
