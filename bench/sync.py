@@ -94,6 +94,18 @@ async def _run(api: httpx.AsyncClient, source_id: int, mode: str) -> dict[str, A
         await asyncio.sleep(0.1)
 
 
+async def _timed_run(api: httpx.AsyncClient, source_id: int, mode: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    run = await _run(api, source_id, mode)
+    return {
+        "status": run["status"],
+        "seconds": round(time.perf_counter() - started, 2),
+        "requests": run["requests"],
+        "unchanged": run["items_unchanged"],
+        "deleted": run["items_deleted"],
+    }
+
+
 def _request_budget(kind: str, items: int) -> int:
     """The target for one full sync of a scope, its delete sweep included: ceil(N/100) pages
     plus the org's repository listing (GitHub, one page per repository beyond the division) or
@@ -313,29 +325,12 @@ async def bench_backend(
                 entry["profile" if profile else "cpu"] = cpu.per_page(first["pages"])
                 entry["statements_per_page"] = round(len(statements) / max(first["pages"], 1), 1)
                 entry["statements_by_kind"] = _statement_kinds(statements, first["pages"])
-                if dump := os.environ.get("BENCH_STATEMENTS_DUMP"):
-                    Path(f"{dump}.{kind}").write_text("\n;;\n".join(statements))
-                started = time.perf_counter()
-                again = await _run(api, source_id, "full")
-                entry["full_again"] = {
-                    "status": again["status"],
-                    "seconds": round(time.perf_counter() - started, 2),
-                    "requests": again["requests"],
-                    "unchanged": again["items_unchanged"],
-                    "deleted": again["items_deleted"],
-                }
-                started = time.perf_counter()
-                sweep = await _run(api, source_id, "reconcile")
-                entry["reconcile"] = {
-                    "status": sweep["status"],
-                    "seconds": round(time.perf_counter() - started, 2),
-                    "requests": sweep["requests"],
-                    "deleted": sweep["items_deleted"],
-                    # GitHub: the budgets by resource show the sweep spent GraphQL, not core.
-                    "budgets": (await api.get(f"/api/v1/admin/sources/{source_id}"))
-                    .json()
-                    .get("rate_limit"),
-                }
+                entry["full_again"] = await _timed_run(api, source_id, "full")
+                entry["reconcile"] = await _timed_run(api, source_id, "reconcile")
+                # GitHub: the budgets by resource show the sweep spent GraphQL, not core.
+                entry["reconcile"]["budgets"] = (
+                    (await api.get(f"/api/v1/admin/sources/{source_id}")).json().get("rate_limit")
+                )
                 incremental = []
                 for k in (0, 1, 500):
                     if k:

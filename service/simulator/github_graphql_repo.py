@@ -18,6 +18,7 @@ from service.simulator.graphql_args import (
     GraphQLError,
     decode_cursor,
     encode_cursor,
+    value_of,
 )
 
 _REPOSITORY = re.compile(
@@ -28,18 +29,6 @@ _FIRST = re.compile(r"\bfirst\s*:\s*" + _ARG)
 _AFTER = re.compile(r"\bafter\s*:\s*" + _ARG)
 _LOOKUP = re.compile(r"(\w+)\s*:\s*(issue|pullRequest)\s*\(\s*number\s*:\s*" + _ARG + r"\s*\)")
 MAX_FIRST = 100
-
-
-def arg(groups: tuple[str | None, ...], variables: dict[str, Any]) -> Any:
-    """The value of one `_ARG` match's groups: a string, `$variable`, integer or null."""
-    literal, var, number, null = groups
-    if var is not None:
-        return variables.get(var)
-    if number is not None:
-        return int(number)
-    if null is not None:
-        return None
-    return literal
 
 
 def _node(issue: GhIssue) -> dict[str, Any]:
@@ -55,8 +44,8 @@ def answer(
     assert match is not None
     groups = match.groups()
     half = len(groups) // 2
-    owner = arg(groups[:half], variables)
-    name = arg(groups[half:], variables)
+    owner = value_of(groups[:half], variables)
+    name = value_of(groups[half:], variables)
     repo = data.repo(str(owner), str(name)) if owner and name else None
     if repo is None:
         errors.append(
@@ -69,8 +58,8 @@ def answer(
         return None
     out: dict[str, Any] = {"__typename": "Repository"}
     for connection, args in _CONNECTION.findall(query):
-        first = arg(_group(_FIRST, args), variables)
-        after = arg(_group(_AFTER, args), variables)
+        first = value_of(_group(_FIRST, args), variables)
+        after = value_of(_group(_AFTER, args), variables)
         if not isinstance(first, int) or not 1 <= first <= MAX_FIRST:
             errors.append({"type": "INVALID", "message": f"`first` must be 1..{MAX_FIRST}"})
             continue
@@ -93,7 +82,7 @@ def answer(
         }
     for match_ in _LOOKUP.finditer(query):
         alias, kind = match_.group(1), match_.group(2)
-        number = arg(match_.groups()[2:], variables)
+        number = value_of(match_.groups()[2:], variables)
         issue = repo.issue(number) if isinstance(number, int) else None
         if issue is None or issue.deleted or issue.is_pr != (kind == "pullRequest"):
             out[alias] = None

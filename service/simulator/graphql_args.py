@@ -19,7 +19,12 @@ class GraphQLError(Exception):
 def _arg(match: re.Match[str] | None, variables: dict[str, Any]) -> Any:
     if match is None:
         return None
-    literal, var, number, null = match.groups()
+    return value_of(match.groups(), variables)
+
+
+def value_of(groups: tuple[str | None, ...], variables: dict[str, Any]) -> Any:
+    """The value of one `_ARG` match's groups: a string, `$variable`, integer or null."""
+    literal, var, number, null = groups
     if var is not None:
         return variables.get(var)
     if number is not None:
