@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from connectors.base import Clock, ConnectorStats, Page, Sleep
+from connectors.github.app import AppCredentials, check_private_key, owner_path
 from connectors.github.client import GitHubClient
 from connectors.github.mapping import GitHubSettings, external_id_for
 from connectors.github.projects import ProjectRef, ProjectsReader
@@ -23,7 +24,9 @@ class GitHubConnector:
 
     Args:
         base_url: `https://api.github.com`, `https://HOST/api/v3`, or a simulator base.
-        credentials: `{"token": ...}` (PAT or App installation token).
+        credentials: `{"token": ...}` (PAT or App installation token), or a GitHub App's
+            `{"app_id", "private_key", "installation_id"?}` (the installation is otherwise
+            looked up from the scope's first repository or its org).
         scope: `{"repos": ["o/r"], "org": "name", "projects": [{"owner", "owner_type", "number"}]}`.
         settings: mapping settings (see `GitHubSettings.from_dict`).
         client: an `httpx.AsyncClient` to use (not closed by `aclose`).
@@ -33,7 +36,7 @@ class GitHubConnector:
         retry: the retry policy for 5xx, timeouts and connection errors.
 
     Raises:
-        ValueError: no token, or an empty or malformed scope.
+        ValueError: no token or App credentials, or an empty or malformed scope.
     """
 
     def __init__(
@@ -50,15 +53,22 @@ class GitHubConnector:
         remaining_floor_ratio: float = 0.1,
         retry: RetryPolicy | None = None,
     ) -> None:
+        app = AppCredentials.from_mapping(credentials)
         token = credentials.get("token")
-        if not token:
-            raise ValueError("GitHub credentials need a 'token'")
+        if app is not None:
+            check_private_key(app.private_key)
+        elif not token:
+            raise ValueError("GitHub credentials need a 'token' or GitHub App credentials")
         if not (scope.get("repos") or scope.get("org") or scope.get("projects")):
             raise ValueError("GitHub scope needs 'repos', 'org' or 'projects'")
+        if app is not None and app.installation_id is None and owner_path(scope) is None:
+            raise ValueError("GitHub App credentials need 'installation_id' for this scope")
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
-            str(token),
+            str(token or ""),
+            app=app,
+            app_owner_path=owner_path(scope),
             client=client,
             stats=self.stats,
             sleep=sleep,
