@@ -66,9 +66,9 @@ def _github_app_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
 
 def validate_credentials(kind: str, credentials: Mapping[str, Any]) -> dict[str, str]:
     """The credentials a kind needs, as strings; a 422 names the missing field."""
-    if kind == SourceKind.github and "token" not in credentials:
-        if any(key in credentials for key in APP_CREDENTIALS):
-            return _github_app_credentials(credentials)
+    github_app = any(key in credentials for key in APP_CREDENTIALS)
+    if kind == SourceKind.github and "token" not in credentials and github_app:
+        return _github_app_credentials(credentials)
     if kind == SourceKind.github:
         needed: tuple[str, ...] = ("token",)
     elif _text(credentials, "oauth_token") or _text(credentials, "cloud_id"):
