@@ -164,7 +164,10 @@ class AppAuth:
         if found_key not in _FOUND:
             request = self._request("GET", self.owner_path, self._jwt())
             reply = await self.executor.send(request, context="GitHub App installation look-up")
-            _FOUND[found_key] = int((reply.data or {}).get("id"))
+            found = (reply.data or {}).get("id")
+            if not isinstance(found, int):
+                raise FatalUpstreamError(f"GET {self.owner_path}: the answer names no installation")
+            _FOUND[found_key] = found
         return _FOUND[found_key]
 
     async def key(self) -> tuple[str, str, int]:

@@ -11,6 +11,13 @@ import httpx
 from connectors.base import Clock, ConnectorStats, Page, Sleep
 from connectors.github.app import AppCredentials, check_private_key, owner_path
 from connectors.github.client import GitHubClient
+from connectors.github.hooks import (
+    ORG_EVENTS,
+    REPO_EVENTS,
+    delete_hook,
+    ensure_hook,
+    set_hook_secret,
+)
 from connectors.github.mapping import GitHubSettings, external_id_for
 from connectors.github.projects import ProjectRef, ProjectsReader
 from connectors.github.streams import IssuesStream, issues_query
@@ -155,6 +162,25 @@ class GitHubConnector:
             ):
                 ids.update(external_id_for(record, repo) for record in page)
         return ids
+
+    async def register_webhooks(self, url: str, secret: str) -> list[dict[str, Any]]:
+        """A repository hook on each repository in scope; with an org scope, also the org hook
+        that carries `projects_v2_item` (GitHub sends those from org hooks only)."""
+        hooks = [
+            await ensure_hook(self.client, f"repo:{repo}", url, secret, REPO_EVENTS)
+            for repo in await self.repos()
+        ]
+        if self.scope_org:
+            target = f"org:{self.scope_org}"
+            hooks.append(await ensure_hook(self.client, target, url, secret, ORG_EVENTS))
+        return hooks
+
+    async def set_webhook_secret(self, hooks: list[dict[str, Any]], secret: str) -> None:
+        for hook in hooks:
+            await set_hook_secret(self.client, hook, secret)
+
+    async def unregister_webhooks(self, hooks: list[dict[str, Any]]) -> int:
+        return sum([await delete_hook(self.client, hook) for hook in hooks])
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -13,7 +13,13 @@ from sqlmodel import col
 
 from connectors.github.app import APP_CREDENTIALS, check_private_key
 from connectors.registry import build_connector
-from schemas.api.sources import RunPublic, SourceCreate, SourcePublic, SourceUpdate
+from schemas.api.sources import (
+    RegisteredWebhook,
+    RunPublic,
+    SourceCreate,
+    SourcePublic,
+    SourceUpdate,
+)
 from schemas.enums import SourceKind
 from schemas.tables import Source, SyncRun
 from schemas.types import utcnow
@@ -136,6 +142,7 @@ async def create(
         name=body.name,
         base_url=body.base_url.rstrip("/"),
         credentials_encrypted=box.encrypt_json(credentials),
+        auth=_auth_of(credentials),
         webhook_secret_encrypted=box.encrypt(body.webhook_secret) if body.webhook_secret else None,
         scope=body.scope,
         settings=body.settings,
@@ -178,6 +185,7 @@ async def update(
     )
     if body.credentials is not None:
         source.credentials_encrypted = box.encrypt_json(credentials)
+        source.auth = _auth_of(credentials)
         secrets_changed.append("credentials")
     if "webhook_secret" in changes:
         secret = changes.pop("webhook_secret")
@@ -285,5 +293,24 @@ def to_public(source: Source, last: SyncRun | None, *, now: datetime | None = No
         next_run_at=next_run_at(source, last),
         rate_limit=source.rate_limit,
         discovered=source.discovered,
+        auth=auth_method(source),
+        webhooks=[RegisteredWebhook.model_validate(h) for h in source.webhooks or []],
+        last_delivery_at=source.last_delivery_at,
+        webhook_health=source.webhook_health,
+        webhook_health_reason=source.webhook_health_reason,
+        previous_webhook_secret_valid_until=_grace_end(source, now),
         last_run=RunPublic.model_validate(last) if last else None,
     )
+
+
+def _grace_end(source: Source, now: datetime) -> datetime | None:
+    until = source.webhook_secret_previous_until
+    return until if until is not None and until > now else None
+
+
+def auth_method(source: Source) -> str:
+    return source.auth or "token"
+
+
+def _auth_of(credentials: Mapping[str, Any]) -> str:
+    return "github_app" if "app_id" in credentials else "token"
