@@ -15,16 +15,14 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, FatalUpstreamError, WebhookRegistrar
-from connectors.registry import build_connector
+from connectors.base import ConnectorError, WebhookRegistrar
 from schemas.tables import Source
 from schemas.types import utcnow
 from service.config import Settings
 from service.errors import Conflict
 from service.security import SecretBox
 from service.sources import store
-from service.sources.checks import UpstreamFailure
-from service.sync.engine import safe_message
+from service.sources.checks import upstream_connector
 
 
 def webhook_url(settings: Settings, source: Source) -> str:
@@ -44,26 +42,11 @@ def new_secret() -> str:
 async def _registrar(
     box: SecretBox, source: Source, client: httpx.AsyncClient | None
 ) -> AsyncIterator[WebhookRegistrar]:
-    credentials = store.credentials_of(box, source)
-    connector = build_connector(
-        source.kind,
-        base_url=source.base_url,
-        credentials=credentials,
-        scope=source.scope,
-        settings=source.settings,
-        client=client,
-    )
-    try:
+    async with upstream_connector(
+        box, source, "webhook registration upstream", client=client
+    ) as connector:
         assert isinstance(connector, WebhookRegistrar)
         yield connector
-    except ConnectorError as exc:
-        extra: dict[str, Any] = {}
-        if isinstance(exc, FatalUpstreamError) and exc.status is not None:
-            extra["upstream_status"] = exc.status
-        message = safe_message(exc, [str(v) for v in credentials.values()])
-        raise UpstreamFailure(f"webhook registration failed upstream: {message}", **extra) from exc
-    finally:
-        await connector.aclose()
 
 
 def _merge(
