@@ -135,21 +135,19 @@ class AppAuth:
         owner_path: str | None,
         executor: HttpExecutor,
         clock: Clock,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
         self.credentials = credentials
         self.owner_path = owner_path
         self.executor = executor
         self.clock = clock
         self._key: tuple[str, str, int] | None = None
 
-    def _headers(self, bearer: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {bearer}"}
-
     def _request(self, method: str, path: str, bearer: str) -> httpx.Request:
-        base = self.executor.client.build_request(method, f"{self.base_url}{path}")
-        base.headers.update(self._headers(bearer))
-        return base
+        headers = {**self.headers, "Authorization": f"Bearer {bearer}"}
+        return self.executor.client.build_request(method, f"{self.base_url}{path}", headers=headers)
 
     def _jwt(self) -> str:
         return app_jwt(self.credentials.app_id, self.credentials.private_key, self.clock())
@@ -198,7 +196,13 @@ class AppAuth:
             current = entry.token
             if current is not None and current.token != stale and current.fresh(self.clock()):
                 return current.token
-            entry.token = await self._exchange(key[2])
+            try:
+                entry.token = await self._exchange(key[2])
+            except FatalUpstreamError as exc:
+                if exc.status == 404 and self.owner_path is not None:
+                    # Uninstalled or reinstalled: look the installation up again next time.
+                    _FOUND.pop((self.base_url, self.credentials.fingerprint, self.owner_path), None)
+                raise
             entry.exchanges += 1
             return entry.token.token
 

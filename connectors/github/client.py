@@ -183,7 +183,9 @@ class GitHubClient:
                 sleep=sleep,
                 clock=clock,
             )
-            self.app = AppAuth(self.base_url, app, app_owner_path, app_executor, clock)
+            self.app = AppAuth(
+                self.base_url, app, app_owner_path, app_executor, clock, headers=self._headers
+            )
 
     @property
     def stats(self) -> ConnectorStats:
