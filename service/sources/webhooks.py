@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import ConnectorError, WebhookRegistrar
 from schemas.tables import Source
@@ -23,6 +24,7 @@ from service.errors import Conflict
 from service.security import SecretBox
 from service.sources import store
 from service.sources.checks import upstream_connector
+from service.store.changes import append_change
 
 
 def webhook_url(settings: Settings, source: Source) -> str:
@@ -65,11 +67,28 @@ def _merge(
     ]
 
 
+async def _record(
+    session: AsyncSession, source: Source, what: dict[str, Any], *, cause: str
+) -> None:
+    """Flush the source and say in the change feed what changed (never a secret's value)."""
+    assert source.id is not None
+    source.updated_at = utcnow()
+    session.add(source)
+    await session.flush()
+    await append_change(session, "source.updated", "source", source.id, cause=cause, after=what)
+
+
+def _summary(source: Source) -> list[dict[str, Any]]:
+    return [{k: h.get(k) for k in ("target", "upstream_id")} for h in source.webhooks or []]
+
+
 async def register(
+    session: AsyncSession,
     box: SecretBox,
     settings: Settings,
     source: Source,
     *,
+    cause: str,
     client: httpx.AsyncClient | None = None,
 ) -> Source:
     """Register (or update, found by URL) every hook of the source with its secret.
@@ -79,19 +98,27 @@ async def register(
     """
     url = webhook_url(settings, source)
     secret = store.webhook_secret_of(box, source)
+    what: dict[str, Any] = {}
     if secret is None:
         secret = new_secret()
         source.webhook_secret_encrypted = box.encrypt(secret)
+        what["secrets_changed"] = ["webhook_secret"]
     async with _registrar(box, source, client) as registrar:
         hooks = await registrar.register_webhooks(url, secret)
     source.webhooks = _merge(source.webhooks or [], hooks, utcnow())
     if source.webhook_health is None:
         source.webhook_health = "ok"
+    await _record(session, source, {"webhooks": _summary(source), **what}, cause=cause)
     return source
 
 
 async def unregister(
-    box: SecretBox, source: Source, *, client: httpx.AsyncClient | None = None
+    session: AsyncSession,
+    box: SecretBox,
+    source: Source,
+    *,
+    cause: str,
+    client: httpx.AsyncClient | None = None,
 ) -> int:
     """Delete what was registered; the count still present upstream (others were gone)."""
     hooks = list(source.webhooks or [])
@@ -102,14 +129,17 @@ async def unregister(
     source.webhooks = []
     source.webhook_health = None
     source.webhook_health_reason = None
+    await _record(session, source, {"webhooks": []}, cause=cause)
     return removed
 
 
 async def rotate_secret(
+    session: AsyncSession,
     box: SecretBox,
     settings: Settings,
     source: Source,
     *,
+    cause: str,
     now: datetime | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> Source:
@@ -142,5 +172,5 @@ async def rotate_secret(
         grace = timedelta(seconds=settings.webhook_secret_grace_seconds)
         source.webhook_secret_previous_until = now + grace
     source.webhook_secret_encrypted = box.encrypt(secret)
-    source.updated_at = now
+    await _record(session, source, {"secrets_changed": ["webhook_secret"]}, cause=cause)
     return source

@@ -40,6 +40,7 @@ from service.webhooks import inbox
 from service.webhooks.metrics import DELIVERIES, VERIFICATION_FAILURES
 
 RETRY_AFTER_SECONDS = 5
+REFRESH_AT_MOST_EVERY_SECONDS = 1.0
 MAX_DELIVERY_ID = 300
 _REDACTED = "[redacted]"
 _SECRET_HEADER_WORDS = ("signature", "secret", "token", "authorization", "cookie", "api-key")
@@ -113,19 +114,22 @@ class SourceCache:
     ) -> tuple[Source, Secrets, bool]:
         """The source, its secrets, and whether they came from the cache."""
         entry = self._entries.get(source_id)
-        if (
-            not fresh
-            and entry is not None
-            and entry[0] > self.clock()
-            and entry[1].kind == kind.value
-        ):
-            return entry[1], entry[2], True
+        if entry is not None and entry[0] > self.clock() and entry[1].kind == kind.value:
+            # A forced re-read happens at most once a second per source, so a flood of bad
+            # signatures cannot turn into a flood of database reads.
+            loaded_at = entry[0] - self.ttl
+            if not fresh or self.clock() - loaded_at < REFRESH_AT_MOST_EVERY_SECONDS:
+                return entry[1], entry[2], True
         source = await _load_source(db, source_id, kind)
         secrets = _secrets(source, secret_box)
         if len(self._entries) > 1000:
             self._entries.clear()
         self._entries[source_id] = (self.clock() + self.ttl, source, secrets)
         return source, secrets, False
+
+    def forget(self, source_id: int) -> None:
+        """Drop a source (its secret just changed in this process)."""
+        self._entries.pop(source_id, None)
 
     def verified(self, kind: SourceKind, secrets: Secrets, body: bytes, header: str | None) -> bool:
         verify = (

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from schemas.tables import Source
 from schemas.types import utcnow
@@ -104,6 +105,7 @@ def signed(secret: str, body: bytes) -> str:
 
 
 async def test_registering_twice_updates_the_same_hooks_with_two_requests_per_repository(
+    db: Database,
     client: httpx.AsyncClient,
     admin_headers: dict[str, str],
     upstream: respx.MockRouter,
@@ -135,8 +137,11 @@ async def test_registering_twice_updates_the_same_hooks_with_two_requests_per_re
     ]
     secret = gh.secrets[101]
     assert gh.secrets[102] == secret
-    for text in (first.text, again.text, caplog.text):
-        assert secret not in text and TOKEN not in text
+    async with db.session() as session:
+        feed = (await session.execute(text("SELECT after FROM change ORDER BY id"))).all()
+    assert "repo:octo/other" in str(feed[-1]) and "webhook_secret" in str(feed[-2])
+    for shown in (first.text, again.text, caplog.text, str(feed)):
+        assert secret not in shown and TOKEN not in shown
 
     gh.calls.clear()
     removed = await client.delete(f"{ADMIN}/{source_id}/webhooks", headers=admin_headers)
