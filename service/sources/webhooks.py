@@ -105,6 +105,14 @@ async def register(
         what["secrets_changed"] = ["webhook_secret"]
     async with _registrar(box, source, client) as registrar:
         hooks = await registrar.register_webhooks(url, secret)
+        # Hooks of targets the scope no longer holds (a repository removed since) go too.
+        kept = {(h["target"], h["upstream_id"]) for h in hooks}
+        stale = [h for h in source.webhooks or [] if (h["target"], h["upstream_id"]) not in kept]
+        if stale:
+            await registrar.unregister_webhooks(stale)
+            what["webhooks_removed"] = [
+                {k: h.get(k) for k in ("target", "upstream_id")} for h in stale
+            ]
     source.webhooks = _merge(source.webhooks or [], hooks, utcnow())
     if source.webhook_health is None:
         source.webhook_health = "ok"

@@ -276,3 +276,20 @@ async def test_rotation_without_registered_hooks_is_409(
     source_id = await make_github_source(client, admin_headers)
     answer = await client.post(f"{ADMIN}/{source_id}/webhook-secret/rotate", headers=admin_headers)
     assert answer.status_code == 409 and "register them first" in answer.json()["detail"]
+
+
+async def test_registering_after_a_scope_change_removes_the_hooks_left_outside_it(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], upstream: respx.MockRouter
+) -> None:
+    gh = GitHubHooks(upstream)
+    source_id = await make_github_source(client, admin_headers)
+    await client.post(f"{ADMIN}/{source_id}/webhooks", headers=admin_headers)
+    await client.patch(
+        f"{ADMIN}/{source_id}", json={"scope": {"repos": ["octo/repo"]}}, headers=admin_headers
+    )
+    gh.calls.clear()
+
+    answer = await client.post(f"{ADMIN}/{source_id}/webhooks", headers=admin_headers)
+    assert gh.calls == ["GET octo/repo", "PATCH 101", "DELETE 102"]
+    assert [h["target"] for h in answer.json()["webhooks"]] == ["repo:octo/repo"]
+    assert list(gh.hooks) == [101]
