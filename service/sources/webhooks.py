@@ -97,6 +97,12 @@ async def register(
     could not be verified, so the receiver would refuse every delivery.
     """
     url = webhook_url(settings, source)
+    if source.kind == "jira" and "oauth_token" in store.credentials_of(box, source):
+        raise Conflict(
+            "Jira admin webhooks are registered with basic auth (a Jira administrator's email "
+            "and API token); this source uses OAuth: register the webhook in Jira's admin "
+            "screen instead"
+        )
     secret = store.webhook_secret_of(box, source)
     what: dict[str, Any] = {}
     if secret is None:

@@ -293,3 +293,13 @@ async def test_registering_after_a_scope_change_removes_the_hooks_left_outside_i
     assert gh.calls == ["GET octo/repo", "PATCH 101", "DELETE 102"]
     assert [h["target"] for h in answer.json()["webhooks"]] == ["repo:octo/repo"]
     assert list(gh.hooks) == [101]
+
+
+async def test_a_jira_oauth_source_is_told_to_register_by_hand(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    body = jira_body(credentials={"oauth_token": "oauth-secret", "cloud_id": "abc-123"})
+    source_id = (await client.post(ADMIN, json=body, headers=admin_headers)).json()["id"]
+    answer = await client.post(f"{ADMIN}/{source_id}/webhooks", headers=admin_headers)
+    assert answer.status_code == 409 and "basic auth" in answer.json()["detail"]
+    assert "oauth-secret" not in answer.text
