@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from schemas.work_item import WorkItemIn
 
@@ -124,6 +124,23 @@ class Connector(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class WebhookRegistrar(Protocol):
+    """A connector that can register its source's webhooks upstream.
+
+    A registered hook is a dict: `target` (`repo:o/r`, `org:o`, `jira`), `upstream_id`,
+    `events`, `url` (and `jql` for Jira). Registering is idempotent: a hook is found by its URL.
+    """
+
+    async def register_webhooks(self, url: str, secret: str) -> list[dict[str, Any]]: ...
+
+    async def set_webhook_secret(self, hooks: list[dict[str, Any]], secret: str) -> None: ...
+
+    async def unregister_webhooks(self, hooks: list[dict[str, Any]]) -> int:
+        """Delete the hooks; the count of those that were still there upstream."""
+        ...
 
 
 class ConnectorError(Exception):

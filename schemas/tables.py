@@ -65,7 +65,19 @@ class Source(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     base_url: str = Field(sa_column=Column(String(500), nullable=False))
     credentials_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    # How the credentials authenticate (`token` or `github_app`); never the secret itself.
+    auth: str = Field(
+        default="token", sa_column=Column(String(16), nullable=False, server_default="token")
+    )
     webhook_secret_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    # During a rotation's grace window the receiver also accepts the previous secret.
+    webhook_secret_previous_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    webhook_secret_previous_until: datetime | None = _ts(nullable=True)
+    # Hooks this service registered upstream: target, upstream id, events, url, registered_at.
+    webhooks: list[dict[str, Any]] = _json(list)
+    last_delivery_at: datetime | None = _ts(nullable=True)
+    webhook_health: str | None = Field(default=None, sa_column=Column(String(16)))
+    webhook_health_reason: str | None = Field(default=None, sa_column=Column(Text))
     scope: dict[str, Any] = _json()
     settings: dict[str, Any] = _json()
     discovered: dict[str, Any] = _json()

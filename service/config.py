@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,23 @@ class Settings(BaseSettings):
     )
     lease_ttl_seconds: int = Field(
         default=120, description="Sync lease lifetime; renewed by a running sync."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's address as upstreams reach it; registered webhooks deliver "
+        "to `<PUBLIC_URL>/webhooks/<kind>/<source id>`. https unless ALLOW_PRIVATE_UPSTREAMS.",
+    )
+    webhook_secret_grace_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="After a webhook secret rotation the previous secret is still accepted "
+        "this long.",
+    )
+    webhook_silence_threshold_seconds: int = Field(
+        default=1800,
+        ge=1,
+        description="A source with registered webhooks turns `degraded` when a poll finds "
+        "changes and no verified delivery arrived for longer than this.",
     )
     webhook_max_body_bytes: int = Field(default=5 * 1024 * 1024)
     webhook_max_attempts: int = Field(default=8)
@@ -74,6 +91,15 @@ class Settings(BaseSettings):
         description="How often health is re-evaluated as time passes (also at each midnight UTC, "
         "when start and target dates begin and end).",
     )
+
+    @model_validator(mode="after")
+    def _public_url_is_https(self) -> "Settings":
+        url = self.public_url
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("PUBLIC_URL must be an absolute http(s) URL")
+        if url is not None and url.startswith("http://") and not self.allow_private_upstreams:
+            raise ValueError("PUBLIC_URL must use https (or set ALLOW_PRIVATE_UPSTREAMS)")
+        return self
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, RateLimitInfo, Sleep
+from connectors.github.app import AppAuth, AppCredentials
 from connectors.http import (
     Classification,
     HttpExecutor,
@@ -147,6 +148,9 @@ class GitHubClient:
     Args:
         base_url: `https://api.github.com`, `https://HOST/api/v3`, or a simulator base.
         token: PAT or App installation token, sent as `Authorization: Bearer`; never logged.
+        app: GitHub App credentials instead of a token: installation tokens are exchanged,
+            cached and refreshed by `AppAuth` (once more after a 401).
+        app_owner_path: where the App's installation is looked up when its id is not given.
         client: an existing client (tests, shared pools); its base URL is not relied upon.
         stats, sleep, clock, retry, limits: passed to the `HttpExecutor`.
     """
@@ -162,13 +166,14 @@ class GitHubClient:
         clock: Clock = utc_now,
         retry: RetryPolicy | None = None,
         limits: RateLimitPolicy | None = None,
+        app: AppCredentials | None = None,
+        app_owner_path: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.graphql_url = graphql_url(self.base_url)
         self._owns_client = client is None
         self._http = client or build_client()
         self._headers = {
-            "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": _user_agent(),
@@ -184,6 +189,21 @@ class GitHubClient:
             sleep=sleep,
             clock=clock,
         )
+        self.app: AppAuth | None = None
+        if app is not None:
+            # The App's own requests (look-up, exchange) are counted with the client's.
+            app_executor = HttpExecutor(
+                self._http,
+                GitHubClassifier(),
+                stats=self.executor.stats,
+                retry=retry,
+                limits=limits,
+                sleep=sleep,
+                clock=clock,
+            )
+            self.app = AppAuth(
+                self.base_url, app, app_owner_path, app_executor, clock, headers=self._headers
+            )
 
     @property
     def stats(self) -> ConnectorStats:
@@ -205,11 +225,31 @@ class GitHubClient:
             method, url, params=params, headers={**self._headers, **(headers or {})}, json=json
         )
 
+    async def _bind(self) -> None:
+        # Bound at first use: the shared lock belongs to the running event loop, and an App's
+        # installation (which keys its lock and budget) may first have to be looked up.
+        if self.app is not None:
+            self.executor.lock = await self.app.lock()
+            self.executor.stats.rate_limit = await self.app.budget()
+        else:
+            self.executor.lock = token_lock(self._token)
+        self._lock_bound = True
+
     async def send(self, request: httpx.Request, *, context: str | None = None) -> Reply:
         if not self._lock_bound:
-            # Bound at first use: the shared per-token lock belongs to the running event loop.
-            self.executor.lock = token_lock(self._token)
-            self._lock_bound = True
+            await self._bind()
+        if self.app is None:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            return await self.executor.send(request, context=context)
+        token = await self.app.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        try:
+            return await self.executor.send(request, context=context)
+        except FatalUpstreamError as exc:
+            if exc.status != 401:
+                raise
+        # The token expired or was revoked early: exchange a new one and try exactly once more.
+        request.headers["Authorization"] = f"Bearer {await self.app.token(stale=token)}"
         return await self.executor.send(request, context=context)
 
     async def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:

@@ -10,7 +10,15 @@ import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Page, Sleep
 from connectors.github import ids
+from connectors.github.app import AppCredentials, check_private_key, owner_path
 from connectors.github.client import GitHubClient
+from connectors.github.hooks import (
+    ORG_EVENTS,
+    REPO_EVENTS,
+    delete_hook,
+    ensure_hook,
+    set_hook_secret,
+)
 from connectors.github.mapping import GitHubSettings
 from connectors.github.projects import ProjectRef, ProjectsReader
 from connectors.github.streams import IssuesStream
@@ -26,7 +34,9 @@ class GitHubConnector:
 
     Args:
         base_url: `https://api.github.com`, `https://HOST/api/v3`, or a simulator base.
-        credentials: `{"token": ...}` (PAT or App installation token).
+        credentials: `{"token": ...}` (PAT or App installation token), or a GitHub App's
+            `{"app_id", "private_key", "installation_id"?}` (the installation is otherwise
+            looked up from the scope's first repository or its org).
         scope: `{"repos": ["o/r"], "org": "name", "projects": [{"owner", "owner_type", "number"}]}`.
         settings: mapping settings (see `GitHubSettings.from_dict`).
         client: an `httpx.AsyncClient` to use (not closed by `aclose`).
@@ -36,7 +46,7 @@ class GitHubConnector:
         retry: the retry policy for 5xx, timeouts and connection errors.
 
     Raises:
-        ValueError: no token, or an empty or malformed scope.
+        ValueError: no token or App credentials, or an empty or malformed scope.
     """
 
     def __init__(
@@ -53,15 +63,22 @@ class GitHubConnector:
         remaining_floor_ratio: float = 0.1,
         retry: RetryPolicy | None = None,
     ) -> None:
+        app = AppCredentials.from_mapping(credentials)
         token = credentials.get("token")
-        if not token:
-            raise ValueError("GitHub credentials need a 'token'")
+        if app is not None:
+            check_private_key(app.private_key)
+        elif not token:
+            raise ValueError("GitHub credentials need a 'token' or GitHub App credentials")
         if not (scope.get("repos") or scope.get("org") or scope.get("projects")):
             raise ValueError("GitHub scope needs 'repos', 'org' or 'projects'")
+        if app is not None and app.installation_id is None and owner_path(scope) is None:
+            raise ValueError("GitHub App credentials need 'installation_id' for this scope")
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
-            str(token),
+            str(token or ""),
+            app=app,
+            app_owner_path=owner_path(scope),
             client=client,
             stats=self.stats,
             sleep=sleep,
@@ -179,6 +196,25 @@ class GitHubConnector:
             external_id for external_id, key in items if key.partition("#")[0] not in repos
         }
         return confirmed
+
+    async def register_webhooks(self, url: str, secret: str) -> list[dict[str, Any]]:
+        """A repository hook on each repository in scope; with an org scope, also the org hook
+        that carries `projects_v2_item` (GitHub sends those from org hooks only)."""
+        hooks = [
+            await ensure_hook(self.client, f"repo:{repo}", url, secret, REPO_EVENTS)
+            for repo in await self.repos()
+        ]
+        if self.scope_org:
+            target = f"org:{self.scope_org}"
+            hooks.append(await ensure_hook(self.client, target, url, secret, ORG_EVENTS))
+        return hooks
+
+    async def set_webhook_secret(self, hooks: list[dict[str, Any]], secret: str) -> None:
+        for hook in hooks:
+            await set_hook_secret(self.client, hook, secret)
+
+    async def unregister_webhooks(self, hooks: list[dict[str, Any]]) -> int:
+        return sum([await delete_hook(self.client, hook) for hook in hooks])
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -24,6 +24,7 @@ MYSELF_PATH = f"{API}/myself"
 FIELD_PATH = f"{API}/field"
 SEARCH_JQL_PATH = f"{API}/search/jql"
 PROJECT_PATH = f"{API}/project/{{key}}"
+WEBHOOKS_PATH = "/rest/webhooks/1.0/webhook"
 
 OAUTH_GATEWAY = "https://api.atlassian.com"
 NEAR_LIMIT_PAUSE_SECONDS = 1.0
@@ -125,6 +126,13 @@ class JiraRequests:
 
     def myself(self) -> httpx.Request:
         return self._build("GET", MYSELF_PATH)
+
+    def admin_webhook(
+        self, method: str, hook_id: int | None = None, json: Any = None
+    ) -> httpx.Request:
+        """`/rest/webhooks/1.0/webhook[/{id}]` (admin webhooks; needs a Jira administrator)."""
+        path = WEBHOOKS_PATH if hook_id is None else f"{WEBHOOKS_PATH}/{int(hook_id)}"
+        return self._build(method, path, json=json)
 
     def fields(self) -> httpx.Request:
         return self._build("GET", FIELD_PATH)

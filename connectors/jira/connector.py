@@ -20,6 +20,7 @@ from connectors.http import HttpExecutor, RateLimitPolicy, build_client, token_l
 from connectors.jira import fields as field_discovery
 from connectors.jira import jql as jql_builder
 from connectors.jira.client import JiraClassifier, JiraRequests, resolve_endpoint
+from connectors.jira.hooks import JiraHooks
 from connectors.jira.mapping import BASE_FIELDS, config_from_settings
 from connectors.jira.streams import (
     SEARCH_PARTITION,
@@ -236,6 +237,25 @@ class JiraConnector:
         """Id sweep over the scope: ceil(N/5000) requests, or more if Jira pages smaller."""
         sweep = IdSweepStream(self._http(), self._requests, jql=jql_builder.sweep_jql(self.scope))
         return await sweep.collect()
+
+    def _hooks(self) -> JiraHooks:
+        if self.endpoint.auth != "basic":
+            raise FatalUpstreamError(
+                "registering Jira admin webhooks needs basic auth: the email and API token of a "
+                "Jira administrator"
+            )
+        return JiraHooks(self._http(), self._requests, "portfolio-sync")
+
+    async def register_webhooks(self, url: str, secret: str) -> list[dict[str, Any]]:
+        """One admin webhook for the source, filtered by the scope as JQL."""
+        return [await self._hooks().ensure(url, jql_builder.scope_clause(self.scope), secret)]
+
+    async def set_webhook_secret(self, hooks: list[dict[str, Any]], secret: str) -> None:
+        for hook in hooks:
+            await self._hooks().set_secret(hook, secret)
+
+    async def unregister_webhooks(self, hooks: list[dict[str, Any]]) -> int:
+        return sum([await self._hooks().delete(hook) for hook in hooks])
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -17,7 +17,8 @@ PollInterval = Annotated[int, Field(ge=10, le=7 * 86400)]
 
 
 class SourceCreate(BaseModel):
-    """A source to sync. `credentials` (github: `token`; jira: `email` + `api_token`, or
+    """A source to sync. `credentials` (github: `token`, or a GitHub App's `app_id` +
+    `private_key` (PEM) + optional `installation_id`; jira: `email` + `api_token`, or
     `oauth_token` + `cloud_id`) and `webhook_secret` are stored encrypted, never returned."""
 
     model_config = ConfigDict(extra="forbid")
@@ -83,6 +84,17 @@ class RunPublic(BaseModel):
     created_at: datetime
 
 
+class RegisteredWebhook(BaseModel):
+    """A webhook this service registered upstream (its secret is never shown)."""
+
+    target: str = Field(description="`repo:<owner>/<repo>`, `org:<org>` or `jira`.")
+    upstream_id: int | None = Field(description="The hook's id upstream.")
+    events: list[str]
+    url: str
+    registered_at: datetime | None = Field(description="When it was first registered.")
+    updated_at: datetime | None = Field(default=None, description="When it was last updated.")
+
+
 class SourcePublic(BaseModel):
     id: int
     kind: SourceKind
@@ -102,6 +114,21 @@ class SourcePublic(BaseModel):
     next_run_at: datetime | None = Field(description="When the scheduler polls next (± jitter).")
     rate_limit: dict[str, Any] = Field(description="Last seen upstream budget per resource.")
     discovered: dict[str, Any] = Field(description="Discovered field choices and site facts.")
+    auth: str = Field(description="`token` (PAT, API token, OAuth) or `github_app`.")
+    webhooks: list[RegisteredWebhook] = Field(
+        default_factory=list, description="Webhooks this service registered upstream."
+    )
+    last_delivery_at: datetime | None = Field(
+        default=None, description="When the last delivery with a valid signature arrived."
+    )
+    webhook_health: str | None = Field(
+        default=None,
+        description="`ok` or `degraded` once webhooks are registered; null before.",
+    )
+    webhook_health_reason: str | None = None
+    previous_webhook_secret_valid_until: datetime | None = Field(
+        default=None, description="End of the grace window in which the old secret still works."
+    )
     last_run: RunPublic | None = None
 
 
@@ -122,3 +149,7 @@ class SourceCheck(BaseModel):
     ok: bool
     found: dict[str, Any]
     discovered: dict[str, Any]
+
+
+class WebhookRemoval(BaseModel):
+    removed: int = Field(description="Hooks deleted upstream (ones already gone are not counted).")

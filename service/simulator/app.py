@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from service.simulator import control, github, github_graphql, jira
+from service.simulator import control, github, github_app, github_graphql, hooks, jira
 from service.simulator.config import SimulatorConfig
 from service.simulator.middleware import SimulatorMiddleware
 from service.simulator.responses import UpstreamError
@@ -26,6 +26,9 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorMiddleware:
     )
     api.state.sim = state
     routers = (
+        github_app.router,
+        hooks.github_router,
+        hooks.jira_router,
         github.free_router,
         github.router,
         github_graphql.router,

@@ -27,6 +27,8 @@ class SimulatorConfig:
         webhook_target: base URL of the receiver; events go to
             `{target}/webhooks/{github|jira}/{source_id}`. None disables emission.
         webhook_transport: lets tests deliver webhooks into an ASGI app in-process.
+        github_app_id, github_installation_id: the simulated GitHub App and its org installation.
+        github_app_private_key: the App's PEM key; None generates one on first use.
     """
 
     seed: int = 1
@@ -47,6 +49,9 @@ class SimulatorConfig:
     github_source_id: str = "github"
     jira_source_id: str = "jira"
     github_hook_id: int = 292430182
+    github_app_id: int = 1001
+    github_installation_id: int = 4242
+    github_app_private_key: str | None = field(default=None, repr=False)
     webhook_timeout: float = 5.0
     webhook_transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -108,3 +109,53 @@ async def redeliver(state: StateDep, body: RedeliverIn) -> dict[str, Any]:
     if status is None:
         raise HTTPException(404, "unknown delivery id")
     return {"delivery_id": body.delivery_id, "status": status}
+
+
+@router.get("/github/app")
+async def github_app(state: StateDep) -> dict[str, Any]:
+    """The simulated App's id, installation and private key (to configure a source with)."""
+    app = state.app
+    return {
+        "app_id": app.app_id,
+        "installation_id": app.installation_id,
+        "private_key": app.private_pem,
+        "tokens_issued": app.exchanges,
+    }
+
+
+@router.post("/github/app/expire-tokens")
+async def expire_tokens(state: StateDep) -> dict[str, Any]:
+    """Every installation token issued so far answers 401 from now on."""
+    return {"expired": state.app.expire_tokens()}
+
+
+class SilenceIn(BaseModel):
+    upstream: Literal["github", "jira"]
+    silenced: bool = True
+
+
+@router.post("/webhooks/silence")
+async def silence(state: StateDep, body: SilenceIn) -> dict[str, Any]:
+    """Registered hooks of `upstream` stay listed but receive nothing (a hook gone quiet)."""
+    if body.silenced:
+        state.hooks.silenced.add(body.upstream)
+    else:
+        state.hooks.silenced.discard(body.upstream)
+    return {"silenced": sorted(state.hooks.silenced)}
+
+
+@router.get("/hooks")
+async def registered_hooks(state: StateDep) -> list[dict[str, Any]]:
+    """Registered hooks; the secret only as a SHA-256 fingerprint."""
+    return [
+        {
+            "id": h.id,
+            "owner": h.owner,
+            "url": h.url,
+            "events": h.events,
+            "active": h.active,
+            "jql": h.jql,
+            "secret_sha256": hashlib.sha256(h.secret.encode()).hexdigest() if h.secret else None,
+        }
+        for h in state.hooks.hooks.values()
+    ]

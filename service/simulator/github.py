@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from service.simulator import github_render as render
+from service.simulator.github_app import require_valid_token
 from service.simulator.github_data import GhIssue, GitHubData, Repo
 from service.simulator.ratelimit import Budget
 from service.simulator.responses import GITHUB_JSON, UpstreamError, dumps, link_header
@@ -49,7 +50,9 @@ def require_budget(state: StateDep) -> None:
     raise UpstreamError(state.config.rate_limit_status, payload, headers, github=True)
 
 
-router = APIRouter(prefix="/github", dependencies=[Depends(require_budget)])
+router = APIRouter(
+    prefix="/github", dependencies=[Depends(require_valid_token), Depends(require_budget)]
+)
 # Endpoints that GitHub serves even when the budget is spent.
 free_router = APIRouter(prefix="/github")
 

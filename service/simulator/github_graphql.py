@@ -13,11 +13,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from service.simulator import github_graphql_repo
 from service.simulator.github import StateDep, api_base
+from service.simulator.github_app import require_valid_token
 from service.simulator.github_data import (
     ITERATIONS,
     STATUS_OPTIONS,
@@ -286,7 +287,7 @@ def _organization(
     return org
 
 
-@router.post("/graphql")
+@router.post("/graphql", dependencies=[Depends(require_valid_token)])
 async def graphql(request: Request, state: StateDep) -> Response:
     budget = state.graphql
     budget.refresh()

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 from service.simulator.clock import SimClock
 from service.simulator.config import SimulatorConfig
 from service.simulator.faults import Faults
+from service.simulator.github_app import GitHubApp
 from service.simulator.github_data import GhIssue, generate_github
+from service.simulator.hook_registry import HookRegistry
 from service.simulator.jira_data import generate_jira
 from service.simulator.ratelimit import Budget, RetryWindows
 from service.simulator.stats import Stats
@@ -81,6 +83,8 @@ class SimulatorState:
         self.mutation_rng = random.Random(f"mutations:{config.seed}")
         self.webhook_rng = random.Random(f"webhooks:{config.seed}")
         self.deliveries: OrderedDict[str, Delivery] = OrderedDict()
+        self.app = GitHubApp(config)
+        self.hooks = HookRegistry()
         self.github_lists: LRU[tuple[Any, ...], list[GhIssue]] = LRU()
         self.jira_searches: LRU[tuple[Any, ...], Any] = LRU()
 

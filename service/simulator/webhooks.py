@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from service.simulator import github_render as gh
 from service.simulator import jira_render as jr
+from service.simulator.jql import JQLError, compile_jql
 from service.simulator.mutations import Change
 from service.simulator.responses import dumps
 from service.simulator.state import Delivery, SimulatorState
@@ -30,8 +32,18 @@ def _guid(state: SimulatorState) -> str:
     return str(uuid.UUID(int=state.webhook_rng.getrandbits(128), version=4))
 
 
-def github_delivery(state: SimulatorState, change: Change, root: str) -> tuple[str, Delivery]:
-    config, data = state.config, state.github
+@dataclass(frozen=True)
+class Target:
+    """Where one event goes: URL, signing secret, and (GitHub) the hook id."""
+
+    url: str
+    secret: str | None
+    hook_id: int
+    target_type: str = "organization"
+
+
+def github_body(state: SimulatorState, change: Change, root: str) -> bytes:
+    data = state.github
     base = root + "/github"
     issue = change.issue
     repo = data.repos[issue.repo]
@@ -46,26 +58,29 @@ def github_delivery(state: SimulatorState, change: Change, root: str) -> tuple[s
     payload["repository"] = gh.repository(base, data, repo)
     payload["organization"] = gh.organization(base, data)
     payload["sender"] = gh.user(base, issue.author)
-    body = dumps(payload)
-    delivery_id = _guid(state)
+    return dumps(payload)
+
+
+def github_delivery(
+    state: SimulatorState, body: bytes, delivery_id: str, target: Target
+) -> Delivery:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/044aadd",
         "X-GitHub-Event": "issues",
         "X-GitHub-Delivery": delivery_id,
-        "X-GitHub-Hook-ID": str(config.github_hook_id),
-        "X-GitHub-Hook-Installation-Target-Type": "organization",
-        "X-GitHub-Hook-Installation-Target-ID": str(data.org_id),
+        "X-GitHub-Hook-ID": str(target.hook_id),
+        "X-GitHub-Hook-Installation-Target-Type": target.target_type,
+        "X-GitHub-Hook-Installation-Target-ID": str(state.github.org_id),
     }
-    if config.github_webhook_secret:
-        secret = config.github_webhook_secret.encode()
+    if target.secret:
+        secret = target.secret.encode()
         headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
-        headers["X-Hub-Signature-256"] = signature(config.github_webhook_secret, body)
-    url = f"{config.webhook_target}/webhooks/github/{config.github_source_id}"
-    return delivery_id, Delivery("github", url, headers, body)
+        headers["X-Hub-Signature-256"] = signature(target.secret, body)
+    return Delivery("github", target.url, headers, body)
 
 
-def jira_delivery(state: SimulatorState, change: Change, root: str) -> tuple[str, Delivery]:
+def jira_body(state: SimulatorState, change: Change, root: str) -> bytes:
     config, data = state.config, state.jira
     site = root + "/jira"
     issue = change.issue
@@ -83,18 +98,62 @@ def jira_delivery(state: SimulatorState, change: Change, root: str) -> tuple[str
             "id": str(state.clock.now_ms // 1000),
             "items": change.details["items"],
         }
-    body = dumps(payload)
-    delivery_id = _guid(state)
+    return dumps(payload)
+
+
+def jira_delivery(body: bytes, delivery_id: str, target: Target) -> Delivery:
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "Atlassian Webhook HTTP Client",
         "X-Atlassian-Webhook-Identifier": delivery_id,
         "X-Atlassian-Webhook-Flow": "Primary",
     }
-    if config.jira_webhook_secret:
-        headers["X-Hub-Signature"] = signature(config.jira_webhook_secret, body)
+    if target.secret:
+        headers["X-Hub-Signature"] = signature(target.secret, body)
+    return Delivery("jira", target.url, headers, body)
+
+
+def _configured_target(state: SimulatorState, upstream: str) -> Target | None:
+    config = state.config
+    if not config.webhook_target:
+        return None
+    if upstream == "github":
+        url = f"{config.webhook_target}/webhooks/github/{config.github_source_id}"
+        return Target(url, config.github_webhook_secret, config.github_hook_id)
     url = f"{config.webhook_target}/webhooks/jira/{config.jira_source_id}"
-    return delivery_id, Delivery("jira", url, headers, body)
+    return Target(url, config.jira_webhook_secret, 0)
+
+
+def _jql_matches(state: SimulatorState, jql: str | None, issue: Any) -> bool:
+    if not jql:
+        return True
+    try:
+        return compile_jql(jql, state.jira, state.tz, state.clock.now_ms).predicate(issue)
+    except JQLError:
+        return False
+
+
+def targets(state: SimulatorState, change: Change) -> list[Target]:
+    """The configured receiver (if any), then every active registered hook that subscribes."""
+    found = [t for t in [_configured_target(state, change.upstream)] if t is not None]
+    if change.upstream in state.hooks.silenced:
+        return found
+    if change.upstream == "github":
+        repo = state.github.repos[change.issue.repo]
+        owners = {f"repo:{state.github.org}/{repo.name}": "repository"}
+        owners[f"org:{state.github.org}"] = "organization"
+        for hook in state.hooks.hooks.values():
+            if hook.owner in owners and hook.active and "issues" in hook.events:
+                found.append(Target(hook.url, hook.secret, hook.id, owners[hook.owner]))
+        return found
+    for hook in state.hooks.owned("jira"):
+        if (
+            hook.active
+            and change.event in hook.events
+            and _jql_matches(state, hook.jql, change.issue)
+        ):
+            found.append(Target(hook.url, hook.secret, hook.id))
+    return found
 
 
 async def send(state: SimulatorState, delivery: Delivery, retry: bool = False) -> int | str:
@@ -114,19 +173,39 @@ async def send(state: SimulatorState, delivery: Delivery, retry: bool = False) -
 
 
 async def emit(state: SimulatorState, changes: list[Change], root: str) -> list[dict[str, Any]]:
-    """Deliver one event per change, in order; a failed delivery is reported, not retried."""
-    if not state.config.webhook_target:
-        return []
+    """Deliver each change to every target, in order; a failed delivery is reported, not retried.
+
+    A GitHub event keeps one GUID across the hooks it goes to (as GitHub does); each Jira
+    delivery gets its own identifier.
+    """
     results = []
     for change in changes:
-        build = github_delivery if change.upstream == "github" else jira_delivery
-        delivery_id, delivery = build(state, change, root)
-        state.remember_delivery(delivery_id, delivery)
-        status = await send(state, delivery)
+        hooks = targets(state, change)
+        if not hooks:
+            continue
         event = change.event if change.upstream == "jira" else f"issues.{change.event}"
-        results.append(
-            {"delivery_id": delivery_id, "event": event, "key": change.key, "status": status}
-        )
+        if change.upstream == "github":
+            body, guid = github_body(state, change, root), _guid(state)
+        else:
+            body = jira_body(state, change, root)
+        for target in hooks:
+            if change.upstream == "github":
+                delivery_id, delivery = guid, github_delivery(state, body, guid, target)
+                key = f"{target.hook_id}:{guid}"
+            else:
+                delivery_id = key = _guid(state)
+                delivery = jira_delivery(body, delivery_id, target)
+            state.remember_delivery(key if len(hooks) > 1 else delivery_id, delivery)
+            status = await send(state, delivery)
+            results.append(
+                {
+                    "delivery_id": delivery_id,
+                    "event": event,
+                    "key": change.key,
+                    "status": status,
+                    "hook_id": target.hook_id,
+                }
+            )
     return results
 
 

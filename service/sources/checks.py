@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import ConnectorError, FatalUpstreamError, Sleep
+from connectors.base import Connector, ConnectorError, FatalUpstreamError, Sleep
 from connectors.registry import build_connector
 from schemas.api.sources import SourceCheck
 from schemas.tables import Source
@@ -24,15 +26,17 @@ class UpstreamFailure(ServiceError):
     title = "Bad Gateway"
 
 
-async def check_source(
-    session: AsyncSession,
+@asynccontextmanager
+async def upstream_connector(
     box: SecretBox,
     source: Source,
+    action: str,
     *,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep | None = None,
-) -> SourceCheck:
-    """Run the connector's `check` then `discover`; keep what discovery found on the source."""
+) -> AsyncIterator[Connector]:
+    """The source's connector for one admin action; an upstream failure inside the block is a
+    502 `UpstreamFailure` ("<action> failed: <upstream message>", secrets blanked)."""
     credentials = store.credentials_of(box, source)
     connector = build_connector(
         source.kind,
@@ -44,16 +48,31 @@ async def check_source(
         sleep=sleep,
     )
     try:
-        found = await connector.check()
-        discovered = await connector.discover()
+        yield connector
     except ConnectorError as exc:
         extra: dict[str, Any] = {}
         if isinstance(exc, FatalUpstreamError) and exc.status is not None:
             extra["upstream_status"] = exc.status
         message = safe_message(exc, [str(v) for v in credentials.values()])
-        raise UpstreamFailure(f"the upstream check failed: {message}", **extra) from exc
+        raise UpstreamFailure(f"{action} failed: {message}", **extra) from exc
     finally:
         await connector.aclose()
+
+
+async def check_source(
+    session: AsyncSession,
+    box: SecretBox,
+    source: Source,
+    *,
+    client: httpx.AsyncClient | None = None,
+    sleep: Sleep | None = None,
+) -> SourceCheck:
+    """Run the connector's `check` then `discover`; keep what discovery found on the source."""
+    async with upstream_connector(
+        box, source, "the upstream check", client=client, sleep=sleep
+    ) as connector:
+        found = await connector.check()
+        discovered = await connector.discover()
     store.apply_discovery(source, discovered)
     session.add(source)
     await session.flush()

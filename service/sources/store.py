@@ -11,8 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from connectors.github.app import APP_CREDENTIALS, check_private_key
 from connectors.registry import build_connector
-from schemas.api.sources import RunPublic, SourceCreate, SourcePublic, SourceUpdate
+from schemas.api.sources import (
+    RegisteredWebhook,
+    RunPublic,
+    SourceCreate,
+    SourcePublic,
+    SourceUpdate,
+)
 from schemas.enums import SourceKind
 from schemas.tables import Source, SyncRun
 from schemas.types import utcnow
@@ -40,8 +47,34 @@ def _text(credentials: Mapping[str, Any], key: str) -> bool:
     return isinstance(value, str) and bool(value.strip()) and "\x00" not in value
 
 
+def _github_app_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """App id, PEM key and optional installation id; a 422 names the bad field (never its value)."""
+    for key in ("app_id", "private_key"):
+        if not _text(credentials, key):
+            raise _invalid(["credentials", key], "a non-empty string is required for a GitHub App")
+    if not str(credentials["app_id"]).strip().isdigit():
+        raise _invalid(["credentials", "app_id"], "the App id is a positive integer")
+    try:
+        check_private_key(str(credentials["private_key"]).strip())
+    except ValueError as exc:
+        raise _invalid(["credentials", "private_key"], str(exc)) from exc
+    installation = credentials.get("installation_id")
+    if installation is not None and not str(installation).strip().isdigit():
+        raise _invalid(["credentials", "installation_id"], "a positive integer is required")
+    extra = sorted(set(credentials) - set(APP_CREDENTIALS))
+    if extra:
+        raise _invalid(["credentials", extra[0]], "unknown credential for a GitHub App")
+    found = {key: str(credentials[key]).strip() for key in ("app_id", "private_key")}
+    if installation is not None:
+        found["installation_id"] = str(installation).strip()
+    return found
+
+
 def validate_credentials(kind: str, credentials: Mapping[str, Any]) -> dict[str, str]:
     """The credentials a kind needs, as strings; a 422 names the missing field."""
+    github_app = any(key in credentials for key in APP_CREDENTIALS)
+    if kind == SourceKind.github and "token" not in credentials and github_app:
+        return _github_app_credentials(credentials)
     if kind == SourceKind.github:
         needed: tuple[str, ...] = ("token",)
     elif _text(credentials, "oauth_token") or _text(credentials, "cloud_id"):
@@ -50,7 +83,11 @@ def validate_credentials(kind: str, credentials: Mapping[str, Any]) -> dict[str,
         needed = ("email", "api_token")
     for key in needed:
         if not _text(credentials, key):
-            hint = "" if kind == SourceKind.github else " (or `oauth_token` + `cloud_id`)"
+            hint = (
+                " (or a GitHub App's `app_id` + `private_key`)"
+                if kind == SourceKind.github
+                else " (or `oauth_token` + `cloud_id`)"
+            )
             raise _invalid(["credentials", key], f"a non-empty string is required{hint}")
     extra = sorted(set(credentials) - set(needed))
     if extra:
@@ -105,6 +142,7 @@ async def create(
         name=body.name,
         base_url=body.base_url.rstrip("/"),
         credentials_encrypted=box.encrypt_json(credentials),
+        auth=_auth_of(credentials),
         webhook_secret_encrypted=box.encrypt(body.webhook_secret) if body.webhook_secret else None,
         scope=body.scope,
         settings=body.settings,
@@ -147,6 +185,7 @@ async def update(
     )
     if body.credentials is not None:
         source.credentials_encrypted = box.encrypt_json(credentials)
+        source.auth = _auth_of(credentials)
         secrets_changed.append("credentials")
     if "webhook_secret" in changes:
         secret = changes.pop("webhook_secret")
@@ -254,5 +293,24 @@ def to_public(source: Source, last: SyncRun | None, *, now: datetime | None = No
         next_run_at=next_run_at(source, last),
         rate_limit=source.rate_limit,
         discovered=source.discovered,
+        auth=auth_method(source),
+        webhooks=[RegisteredWebhook.model_validate(h) for h in source.webhooks or []],
+        last_delivery_at=source.last_delivery_at,
+        webhook_health=source.webhook_health,
+        webhook_health_reason=source.webhook_health_reason,
+        previous_webhook_secret_valid_until=_grace_end(source, now),
         last_run=RunPublic.model_validate(last) if last else None,
     )
+
+
+def _grace_end(source: Source, now: datetime) -> datetime | None:
+    until = source.webhook_secret_previous_until
+    return until if until is not None and until > now else None
+
+
+def auth_method(source: Source) -> str:
+    return source.auth or "token"
+
+
+def _auth_of(credentials: Mapping[str, Any]) -> str:
+    return "github_app" if "app_id" in credentials else "token"

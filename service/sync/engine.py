@@ -34,6 +34,7 @@ from schemas.types import utcnow
 from service.config import Settings
 from service.logs import redact
 from service.security import SecretBox
+from service.sources import health
 from service.sources import store as sources
 from service.store.db import Database
 from service.store.work_items import (
@@ -429,6 +430,9 @@ class SyncEngine:
                     source.rate_limit = _rate_limits(counters.stats)
                 if status is RunStatus.succeeded:
                     source.last_success_at = now
+                    changed = counters.created + counters.updated
+                    threshold = self.settings.webhook_silence_threshold_seconds
+                    health.after_poll(source, run_id, changed, now, threshold)
             await leases.release(session, run.source_id, self.holder)
         extra: dict[str, Any] = {"run_id": run_id, "source_id": run.source_id}
         if error:

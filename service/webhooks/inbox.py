@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_
@@ -29,6 +29,22 @@ class Stored:
 
 async def get_source(session: AsyncSession, source_id: int) -> Source | None:
     return await session.get(Source, source_id)
+
+
+async def note_verified_delivery(session: AsyncSession, source_id: int, at: datetime) -> None:
+    """Remember the last verified delivery; at most one write per source per second."""
+    stmt = (
+        update(Source)
+        .where(col(Source.id) == source_id)
+        .where(
+            or_(
+                col(Source.last_delivery_at).is_(None),
+                col(Source.last_delivery_at) < at - timedelta(seconds=1),
+            )
+        )
+        .values(last_delivery_at=at)
+    )
+    await session.execute(stmt)
 
 
 async def insert_delivery(session: AsyncSession, values: dict[str, Any]) -> Stored:

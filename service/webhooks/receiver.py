@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -39,6 +40,7 @@ from service.webhooks import inbox
 from service.webhooks.metrics import DELIVERIES, VERIFICATION_FAILURES
 
 RETRY_AFTER_SECONDS = 5
+REFRESH_AT_MOST_EVERY_SECONDS = 1.0
 MAX_DELIVERY_ID = 300
 _REDACTED = "[redacted]"
 _SECRET_HEADER_WORDS = ("signature", "secret", "token", "authorization", "cookie", "api-key")
@@ -75,31 +77,72 @@ class _Parsed:
     payload: dict[str, Any]
 
 
+# The secrets a source accepts: the current one (no end) and, during a rotation's grace window,
+# the previous one until its end.
+Secrets = list[tuple[str, datetime | None]]
+
+
 class SourceCache:
-    """Sources the receiver has seen, with their decrypted webhook secret, for `ttl` seconds.
+    """Sources the receiver has seen, with their decrypted webhook secrets, for `ttl` seconds.
 
     Saves a transaction (on SQLite, a write lock) and a decryption per delivery. Only found
     sources are kept, so a source created a moment ago answers its first `ping`; a changed
-    secret, scope or `enabled` flag takes effect within `ttl`.
+    scope or `enabled` flag takes effect within `ttl`. A signature that fails against a cached
+    entry is checked once more against the stored source, so a rotated secret works at once.
+    `now` is the wall clock that ends a previous secret's grace window.
     """
 
-    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._entries: dict[int, tuple[float, Source, str]] = {}
+        self.now = now
+        self._entries: dict[int, tuple[float, Source, Secrets]] = {}
 
     async def get(
-        self, db: Database, secret_box: SecretBox, source_id: int, kind: SourceKind
-    ) -> tuple[Source, str]:
+        self,
+        db: Database,
+        secret_box: SecretBox,
+        source_id: int,
+        kind: SourceKind,
+        *,
+        fresh: bool = False,
+    ) -> tuple[Source, Secrets, bool]:
+        """The source, its secrets, and whether they came from the cache."""
         entry = self._entries.get(source_id)
         if entry is not None and entry[0] > self.clock() and entry[1].kind == kind.value:
-            return entry[1], entry[2]
+            # A forced re-read happens at most once a second per source, so a flood of bad
+            # signatures cannot turn into a flood of database reads.
+            loaded_at = entry[0] - self.ttl
+            if not fresh or self.clock() - loaded_at < REFRESH_AT_MOST_EVERY_SECONDS:
+                return entry[1], entry[2], True
         source = await _load_source(db, source_id, kind)
-        secret = _secret(source, secret_box)
+        secrets = _secrets(source, secret_box)
         if len(self._entries) > 1000:
             self._entries.clear()
-        self._entries[source_id] = (self.clock() + self.ttl, source, secret)
-        return source, secret
+        self._entries[source_id] = (self.clock() + self.ttl, source, secrets)
+        return source, secrets, False
+
+    def forget(self, source_id: int) -> None:
+        """Drop a source (its secret just changed in this process)."""
+        self._entries.pop(source_id, None)
+
+    def verified(self, kind: SourceKind, secrets: Secrets, body: bytes, header: str | None) -> bool:
+        verify = (
+            github_webhooks.verify_signature
+            if kind is SourceKind.github
+            else jira_webhooks.verify_signature
+        )
+        now = self.now()
+        return any(
+            verify(secret, body, header)
+            for secret, until in secrets
+            if until is None or now < until
+        )
 
 
 async def receive(
@@ -114,14 +157,14 @@ async def receive(
 ) -> Receipt:
     """Store one delivery; raise a ServiceError (401/400/404/503) when it is refused."""
     cache = sources or SourceCache(ttl=0)
-    source, secret = await cache.get(db, secret_box, source_id, kind)
-    verify = (
-        github_webhooks.verify_signature
-        if kind is SourceKind.github
-        else jira_webhooks.verify_signature
-    )
+    source, secrets, cached = await cache.get(db, secret_box, source_id, kind)
     header = "x-hub-signature-256" if kind is SourceKind.github else "x-hub-signature"
-    if not verify(secret, body, _header(headers, header)):
+    signature = _header(headers, header)
+    verified = cache.verified(kind, secrets, body, signature)
+    if not verified and cached:
+        source, secrets, _ = await cache.get(db, secret_box, source_id, kind, fresh=True)
+        verified = cache.verified(kind, secrets, body, signature)
+    if not verified:
         VERIFICATION_FAILURES.labels(str(source_id), "signature").inc()
         raise Unauthorized(
             f"the {header} signature does not match the body for this source's webhook secret"
@@ -168,7 +211,7 @@ async def _load_source(db: Database, source_id: int, kind: SourceKind) -> Source
     return source
 
 
-def _secret(source: Source, secret_box: SecretBox) -> str:
+def _secrets(source: Source, secret_box: SecretBox) -> Secrets:
     if not source.webhook_secret_encrypted:
         VERIFICATION_FAILURES.labels(str(source.id), "no_secret").inc()
         raise Unauthorized(
@@ -176,7 +219,14 @@ def _secret(source: Source, secret_box: SecretBox) -> str:
             "source and the same secret on the upstream webhook"
         )
     try:
-        return secret_box.decrypt(source.webhook_secret_encrypted)
+        secrets: Secrets = [(secret_box.decrypt(source.webhook_secret_encrypted), None)]
+        previous, until = (
+            source.webhook_secret_previous_encrypted,
+            source.webhook_secret_previous_until,
+        )
+        if previous and until is not None:
+            secrets.append((secret_box.decrypt(previous), until))
+        return secrets
     except ConfigurationError as exc:
         raise InboxUnavailable(
             "the source's webhook secret cannot be decrypted with the configured keys"
@@ -186,7 +236,9 @@ def _secret(source: Source, secret_box: SecretBox) -> str:
 async def _store(db: Database, values: dict[str, Any]) -> inbox.Stored:
     try:
         async with db.session() as session:
-            return await inbox.insert_delivery(session, values)
+            stored = await inbox.insert_delivery(session, values)
+            await inbox.note_verified_delivery(session, values["source_id"], values["received_at"])
+            return stored
     except IntegrityError as exc:
         # The only other constraint is the source foreign key: deleted since the look-up.
         raise NotFound(f"source {values['source_id']} no longer exists") from exc

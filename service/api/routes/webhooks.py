@@ -54,7 +54,7 @@ async def read_capped_body(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
-def _source_cache(request: Request) -> receiver.SourceCache:
+def source_cache(request: Request) -> receiver.SourceCache:
     cache: receiver.SourceCache | None = getattr(request.app.state, "webhook_sources", None)
     if cache is None:
         cache = request.app.state.webhook_sources = receiver.SourceCache()
@@ -81,7 +81,7 @@ async def _receive(
             source_id,
             dict(request.headers),
             body,
-            sources=_source_cache(request),
+            sources=source_cache(request),
         )
     except receiver.InboxUnavailable as exc:
         return problem(503, exc.detail, headers={"Retry-After": str(exc.retry_after)})
