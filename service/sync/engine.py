@@ -125,7 +125,8 @@ class _Plan:
     needs_discovery: bool
     reconcile: bool
     # Full runs: the generation whose marks this run sets, when that generation began (store
-    # time), and the outcome per partition so far (those complete are not read again).
+    # time), and each partition's state so far: `reading` (its checkpoint is this generation's),
+    # `complete` (not read again when the run is resumed) or `failed`.
     generation: int | None = None
     generation_began: datetime | None = None
     scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -240,11 +241,16 @@ class SyncEngine:
             if resumed:
                 assert generation is not None
                 began = (await sync_store.get_run(session, generation)).created_at
-            state = (
-                await sync_store.load_cursors(session, source.id)
-                if mode is not SyncMode.full or resumed
-                else {}
-            )
+            if mode is not SyncMode.full:
+                state = await sync_store.load_cursors(session, source.id)
+            elif resumed:
+                # Only the checkpoints the interrupted run wrote: a partition it had not begun
+                # still holds an incremental cursor, and must be listed from the start.
+                begun = {n for n, o in (run.scopes or {}).items() if o.get("status") == "reading"}
+                cursors = await sync_store.load_cursors(session, source.id)
+                state = {name: cursors[name] for name in begun if name in cursors}
+            else:
+                state = {}
             return _Plan(
                 source_id=source.id,
                 source_name=source.name,
@@ -357,8 +363,7 @@ class SyncEngine:
                     session, plan.source_id, page.items, cause=cause, generation=plan.generation
                 )
                 await sync_store.save_cursor(session, plan.source_id, page.stream, state)
-                if page.last:
-                    plan.scopes[page.stream] = {"status": "complete"}
+                plan.scopes[page.stream] = {"status": "complete" if page.last else "reading"}
                 staged = replace(counters)
                 staged.add(result)
                 await self._record(session, run_id, staged, plan.scopes)

@@ -109,12 +109,12 @@ class SyncRunner:
             source_id=source_id, mode=mode.value, status=RunStatus.queued.value, trigger=trigger
         )
         if interrupted is not None:
-            # Same generation: the marks and the scopes read to the end so far carry over.
+            # Same generation: the marks, the scopes read to the end and those begun carry over.
             run.generation = interrupted.generation
             run.scopes = {
                 name: outcome
                 for name, outcome in (interrupted.scopes or {}).items()
-                if outcome.get("status") == "complete"
+                if outcome.get("status") in ("complete", "reading")
             }
         session.add(run)
         await session.flush()

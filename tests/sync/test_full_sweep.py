@@ -173,3 +173,56 @@ async def test_rest_and_graphql_budgets_are_tracked_apart_on_the_source_and_in_m
             {"source": source.name, "resource": resource},
         )
         assert value == remaining
+
+
+async def test_a_resumed_run_lists_from_the_start_the_scopes_the_killed_run_had_not_begun(
+    db: Database,
+    settings,
+    secret_box,
+    github: FakeGitHub,
+    upstream: respx.MockRouter,
+    make_github_source,
+) -> None:
+    from connectors.base import Page
+    from schemas.types import utcnow
+    from service.sync.engine import RunCounters
+
+    add_items(github, 250)
+    other = FakeGitHub(0)
+    for number in range(1, 31):
+        other.issues[number] = {
+            **issue(number, START + timedelta(minutes=number)),
+            "node_id": f"I_octo_other_{number}",
+            "html_url": f"https://github.com/{OTHER}/issues/{number}",
+            "repository_url": f"{BASE}/repos/{OTHER}",
+        }
+    upstream.get(f"{BASE}/repos/{OTHER}/issues").mock(side_effect=other)
+    source = await make_github_source("two", scope={"repos": [REPO, OTHER]})
+    clock = {"now": utcnow()}
+    first = SyncRunner(db, settings, secret_box, holder="a", clock=lambda: clock["now"])
+    assert (await first.run_foreground(source, SyncMode.full, trigger="t")).status == "succeeded"
+    # The second repository's cursor is now an incremental one (since its newest item).
+    await first.run_foreground(source, SyncMode.incremental, trigger="t")
+
+    class Died(BaseException):
+        pass
+
+    async def die_after_first_page(number: int, _page: Page, _c: RunCounters) -> None:
+        if number == 1:
+            raise Died
+
+    with pytest.raises(Died):
+        await first.run_foreground(source, SyncMode.full, trigger="t", on_page=die_after_first_page)
+    clock["now"] += timedelta(seconds=settings.lease_ttl_seconds + 1)
+    other.requests.clear()
+    rerun = await SyncRunner(
+        db, settings, secret_box, holder="b", clock=lambda: clock["now"]
+    ).run_foreground(source, SyncMode.full, trigger="t")
+
+    assert rerun.status == RunStatus.succeeded, rerun.error
+    assert rerun.generation != rerun.id
+    # The second repository was listed whole (no `since`), so all 30 of its items are marked:
+    # no candidate, nothing asked after, nothing tombstoned.
+    assert [r.url.params.get("since") for r in other.requests] == [None]
+    assert rerun.scopes["sweep"] == {"candidates": 0, "tombstoned": 0}
+    assert rerun.items_deleted == 0
