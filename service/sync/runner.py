@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,7 +102,12 @@ class SyncRunner:
                 "took over an expired sync lease", extra={"source_id": source_id, "runs": abandoned}
             )
         interrupted = (
-            await sync_store.interrupted_full_run(session, source_id)
+            await sync_store.interrupted_full_run(
+                session,
+                source_id,
+                # Store time, as the generation's own start (the run's `created_at`).
+                not_before=utcnow() - timedelta(seconds=self.settings.reconcile_interval_seconds),
+            )
             if mode is SyncMode.full
             else None
         )

@@ -73,10 +73,14 @@ async def abandon_unfinished(session: AsyncSession, source_id: int, *, now: date
     return [int(row_id) for (row_id,) in rows if row_id is not None]
 
 
-async def interrupted_full_run(session: AsyncSession, source_id: int) -> SyncRun | None:
+async def interrupted_full_run(
+    session: AsyncSession, source_id: int, *, not_before: datetime
+) -> SyncRun | None:
     """The source's latest run if it is a full run that ended without finishing (crashed, shut
-    down or failed): a new full run continues its generation instead of listing from the start.
-    Any later run (an incremental poll, say) ends that chance: its cursors moved on."""
+    down or failed) and whose generation began at `not_before` or later: a new full run
+    continues its generation instead of listing from the start. Any later run (an incremental
+    poll, say) ends that chance: its cursors moved on. An older generation is not continued:
+    what it read long ago would not be swept again."""
     latest = await session.scalar(
         select(SyncRun)
         .where(col(SyncRun.source_id) == source_id)
@@ -90,7 +94,10 @@ async def interrupted_full_run(session: AsyncSession, source_id: int) -> SyncRun
         or latest.status not in (RunStatus.abandoned.value, RunStatus.failed.value)
     ):
         return None
-    return latest
+    began = await session.scalar(
+        select(col(SyncRun.created_at)).where(col(SyncRun.id) == latest.generation)
+    )
+    return latest if began is not None and began >= not_before else None
 
 
 async def schedule_candidates(session: AsyncSession) -> list[tuple[int, int, datetime | None]]:

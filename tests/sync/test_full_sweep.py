@@ -226,3 +226,39 @@ async def test_a_resumed_run_lists_from_the_start_the_scopes_the_killed_run_had_
     assert [r.url.params.get("since") for r in other.requests] == [None]
     assert rerun.scopes["sweep"] == {"candidates": 0, "tombstoned": 0}
     assert rerun.items_deleted == 0
+
+
+async def test_an_interrupted_generation_older_than_the_reconcile_interval_is_not_continued(
+    db: Database, runner: SyncRunner, github: FakeGitHub, source_id: int
+) -> None:
+    from sqlalchemy import update
+
+    from schemas.tables import SyncRun
+    from schemas.types import utcnow
+
+    add_items(github, 250)
+
+    async def fail_after_first_page(number: int, *_args) -> None:
+        if number == 1:
+            raise RuntimeError("injected failure")
+
+    failed = await runner.run_foreground(
+        source_id, SyncMode.full, trigger="t", on_page=fail_after_first_page
+    )
+    assert failed.status == RunStatus.failed
+    async with db.session() as session:
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == failed.id)
+            .values(
+                created_at=utcnow()
+                - timedelta(seconds=runner.settings.reconcile_interval_seconds + 60)
+            )
+        )
+    github.requests.clear()
+
+    fresh = await runner.run_foreground(source_id, SyncMode.full, trigger="t")
+
+    assert fresh.status == RunStatus.succeeded, fresh.error
+    assert fresh.generation == fresh.id  # a new generation: everything listed again
+    assert len(github.requests) == 3 and fresh.items_unchanged == 100
