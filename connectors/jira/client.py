@@ -24,6 +24,7 @@ MYSELF_PATH = f"{API}/myself"
 FIELD_PATH = f"{API}/field"
 SEARCH_JQL_PATH = f"{API}/search/jql"
 PROJECT_PATH = f"{API}/project/{{key}}"
+ISSUE_PATH = f"{API}/issue/{{key}}"
 
 OAUTH_GATEWAY = "https://api.atlassian.com"
 NEAR_LIMIT_PAUSE_SECONDS = 1.0
@@ -131,6 +132,10 @@ class JiraRequests:
 
     def project(self, key: str) -> httpx.Request:
         return self._build("GET", PROJECT_PATH.format(key=quote(key, safe="")))
+
+    def edit_issue(self, key: str, body: dict[str, Any]) -> httpx.Request:
+        """`PUT /issue/{key}`: `update` operations or `fields`; 204 without a body."""
+        return self._build("PUT", ISSUE_PATH.format(key=quote(key, safe="")), json=body)
 
     def search(
         self, jql: str, fields: list[str], max_results: int, token: str | None = None
