@@ -27,6 +27,7 @@ class SimulatorConfig:
         webhook_target: base URL of the receiver; events go to
             `{target}/webhooks/{github|jira}/{source_id}`. None disables emission.
         webhook_transport: lets tests deliver webhooks into an ASGI app in-process.
+        github_write_interval: least seconds between GitHub writes (0: not checked).
     """
 
     seed: int = 1
@@ -48,6 +49,9 @@ class SimulatorConfig:
     jira_source_id: str = "jira"
     github_hook_id: int = 292430182
     webhook_timeout: float = 5.0
+    # Least seconds between two GitHub writes (REST POST/PATCH/PUT/DELETE); a write sent
+    # sooner counts as a rate-limit violation. 0 turns the check off.
+    github_write_interval: float = 0.0
     webhook_transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

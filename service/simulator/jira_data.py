@@ -107,6 +107,12 @@ class JiraIssue:
     resolved: int | None
     status_changed: int
     deleted: bool = False
+    # Labels added through `PUT /issue/{key}`, after the seeded ones.
+    extra_labels: tuple[str, ...] = ()
+
+    @property
+    def label_names(self) -> list[str]:
+        return [JIRA_LABELS[i] for i in self.labels] + list(self.extra_labels)
 
 
 @dataclass

@@ -42,10 +42,15 @@ def github_delivery(state: SimulatorState, change: Change, root: str) -> tuple[s
     if "changes" in change.details:
         payload["changes"] = change.details["changes"]
     if "label" in change.details:
-        payload["label"] = gh.label(base, data, repo, change.details["label"])
+        label = change.details["label"]
+        payload["label"] = (
+            gh.custom_label(base, data, repo, label)
+            if isinstance(label, str)
+            else gh.label(base, data, repo, label)
+        )
     payload["repository"] = gh.repository(base, data, repo)
     payload["organization"] = gh.organization(base, data)
-    payload["sender"] = gh.user(base, issue.author)
+    payload["sender"] = change.details.get("sender") or gh.user(base, issue.author)
     body = dumps(payload)
     delivery_id = _guid(state)
     headers = {
@@ -75,7 +80,8 @@ def jira_delivery(state: SimulatorState, change: Change, root: str) -> tuple[str
         "timestamp": state.clock.now_ms,
         "webhookEvent": change.event,
         "issue_event_type_name": type_name,
-        "user": jr.jira_user(site, "2", issue.reporter, config.jira_time_zone),
+        "user": change.details.get("user")
+        or jr.jira_user(site, "2", issue.reporter, config.jira_time_zone),
         "issue": jr.issue_json(site, data, issue, fields, state.tz, v2=True),
     }
     if change.details.get("items"):
