@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,10 @@ class _TokenTurn:
     last_write: datetime | None = None
 
 
-_TURNS: dict[tuple[int, str], _TokenTurn] = {}
+# Per event loop (an asyncio lock belongs to one), per token digest.
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _TokenTurn]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class WritePacer:
@@ -42,14 +46,16 @@ class WritePacer:
         self.waited_seconds = 0.0
 
     def _turn(self) -> _TokenTurn:
-        key = (id(asyncio.get_running_loop()), self._digest)
-        return _TURNS.setdefault(key, _TokenTurn())
+        turns = _TURNS.setdefault(asyncio.get_running_loop(), {})
+        return turns.setdefault(self._digest, _TokenTurn())
 
     async def __aenter__(self) -> None:
         turn = self._turn()
         await turn.lock.acquire()
         if turn.last_write is not None:
-            wait = self.min_interval - (self.clock() - turn.last_write).total_seconds()
+            elapsed = (self.clock() - turn.last_write).total_seconds()
+            # A clock that went back (another time line in one process) waits one interval.
+            wait = self.min_interval - elapsed if elapsed >= 0 else self.min_interval
             if wait > 0:
                 self.waited_seconds += wait
                 await self.sleep(wait)
