@@ -200,9 +200,10 @@ async def edit_issue(state: StateDep, request: Request, id_or_key: str) -> Respo
     labels = _jira_labels(issue, body if isinstance(body, dict) else {})
     added = len(set(labels) - set(old))
     removed = len(set(old) - set(labels))
+    for name, count in (("jira:label_added", added), ("jira:label_removed", removed)):
+        if count:
+            state.stats.writes[name] += count
     if added or removed:
-        state.stats.writes["jira:label_added"] += added
-        state.stats.writes["jira:label_removed"] += removed
         change = _jira_set(state, issue, labels, BOT_LOGIN)
         await webhooks.emit(state, [change], str(request.base_url).rstrip("/"))
     state.stats.writes["jira:issue_edits"] += 1
