@@ -20,6 +20,7 @@ from service.store.changes import append_change
 from service.store.pagination import paginate
 from service.writeback import outbox
 from service.writeback.desired import FIELD, config_of, item_states, plan_labels
+from service.writeback.outbox import CONFLICT
 
 
 async def _source(session: AsyncSession, source_id: int) -> Source:
@@ -81,6 +82,8 @@ async def preview(session: AsyncSession, source_id: int) -> WriteBackPreview:
     items = []
     for state in sorted(states, key=lambda s: s.id):
         row = stored.get(state.id)
+        if row is not None and row.status == CONFLICT:
+            continue  # left as a person set it (store_wins, removed twice)
         written, owned = (row.written, row.owned) if row is not None else ([], [])
         plan = plan_labels(state.desired, written, owned, state.upstream)
         if plan.writes:
