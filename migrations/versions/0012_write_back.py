@@ -17,7 +17,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON_LIST = {"nullable": False, "server_default": sa.text("'[]'")}
+
+
+def json_list(name: str) -> sa.Column[object]:
+    return sa.Column(name, schemas.types.JSONType, nullable=False, server_default=sa.text("'[]'"))
 
 
 def upgrade() -> None:
@@ -33,10 +36,10 @@ def upgrade() -> None:
         sa.Column("work_item_id", BIG_ID, nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("field", sa.String(length=32), nullable=False),
-        sa.Column("desired", schemas.types.JSONType, **JSON_LIST),
-        sa.Column("written", schemas.types.JSONType, **JSON_LIST),
-        sa.Column("owned", schemas.types.JSONType, **JSON_LIST),
-        sa.Column("reasserted", schemas.types.JSONType, **JSON_LIST),
+        json_list("desired"),
+        json_list("written"),
+        json_list("owned"),
+        json_list("reasserted"),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
@@ -74,8 +77,8 @@ def upgrade() -> None:
         sa.Column("field", sa.String(length=32), nullable=False),
         sa.Column("operation", sa.String(length=16), nullable=False),
         sa.Column("value", sa.String(length=300), nullable=False),
-        sa.Column("before", schemas.types.JSONType, **JSON_LIST),
-        sa.Column("after", schemas.types.JSONType, **JSON_LIST),
+        json_list("before"),
+        json_list("after"),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", schemas.types.UTCDateTime(), nullable=False),
