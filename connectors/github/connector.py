@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from connectors.base import Clock, ConnectorStats, Page, Sleep
-from connectors.github.client import GitHubClient
+from connectors.github.client import GitHubClient, token_of
 from connectors.github.mapping import GitHubSettings, external_id_for
 from connectors.github.projects import ProjectRef, ProjectsReader
 from connectors.github.streams import IssuesStream, issues_query
@@ -50,15 +50,13 @@ class GitHubConnector:
         remaining_floor_ratio: float = 0.1,
         retry: RetryPolicy | None = None,
     ) -> None:
-        token = credentials.get("token")
-        if not token:
-            raise ValueError("GitHub credentials need a 'token'")
+        token = token_of(credentials)
         if not (scope.get("repos") or scope.get("org") or scope.get("projects")):
             raise ValueError("GitHub scope needs 'repos', 'org' or 'projects'")
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
-            str(token),
+            token,
             client=client,
             stats=self.stats,
             sleep=sleep,

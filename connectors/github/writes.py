@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Sleep
-from connectors.github.client import GitHubClient
+from connectors.github.client import GitHubClient, token_of
 from connectors.http import RateLimitPolicy, RetryPolicy, utc_now
 from connectors.writes import DEFAULT_MIN_WRITE_INTERVAL_SECONDS, WritePacer
 
@@ -43,13 +43,11 @@ class GitHubLabelWriter:
         min_interval: float = DEFAULT_MIN_WRITE_INTERVAL_SECONDS,
         retry: RetryPolicy | None = None,
     ) -> None:
-        token = credentials.get("token")
-        if not token:
-            raise ValueError("GitHub credentials need a 'token'")
+        token = token_of(credentials)
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
-            str(token),
+            token,
             client=client,
             stats=self.stats,
             sleep=sleep,
@@ -57,7 +55,7 @@ class GitHubLabelWriter:
             retry=retry,
             limits=RateLimitPolicy(max_wait_seconds=max_wait_seconds),
         )
-        self.pacer = WritePacer(str(token), min_interval=min_interval, clock=clock, sleep=sleep)
+        self.pacer = WritePacer(token, min_interval=min_interval, clock=clock, sleep=sleep)
 
     def __repr__(self) -> str:
         return f"GitHubLabelWriter({self.client.base_url!r})"

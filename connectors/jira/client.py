@@ -16,8 +16,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from connectors.base import Clock, ConnectorError, RateLimitInfo
-from connectors.http import ResponseClassifier, utc_now
+from connectors.base import Clock, ConnectorError, ConnectorStats, RateLimitInfo, Sleep
+from connectors.http import (
+    HttpExecutor,
+    RateLimitPolicy,
+    ResponseClassifier,
+    RetryPolicy,
+    token_lock,
+    utc_now,
+)
 
 API = "/rest/api/3"
 MYSELF_PATH = f"{API}/myself"
@@ -144,6 +151,29 @@ class JiraRequests:
         if token:
             body["nextPageToken"] = token
         return self._build("POST", SEARCH_JQL_PATH, json=body)
+
+
+def build_executor(
+    client: httpx.AsyncClient,
+    endpoint: JiraEndpoint,
+    *,
+    stats: ConnectorStats,
+    limits: RateLimitPolicy,
+    sleep: Sleep,
+    clock: Clock,
+    retry: RetryPolicy | None = None,
+) -> HttpExecutor:
+    """The shared HTTP policy with Jira's classifier, serial per credential (call in a loop)."""
+    return HttpExecutor(
+        client,
+        JiraClassifier(clock=clock),
+        stats=stats,
+        retry=retry,
+        limits=limits,
+        sleep=sleep,
+        clock=clock,
+        lock=token_lock(endpoint.identity),
+    )
 
 
 def _is_true(value: str | None) -> bool:

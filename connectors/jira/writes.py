@@ -18,10 +18,9 @@ from connectors.http import (
     RateLimitPolicy,
     RetryPolicy,
     build_client,
-    token_lock,
     utc_now,
 )
-from connectors.jira.client import JiraClassifier, JiraRequests, resolve_endpoint
+from connectors.jira.client import JiraRequests, build_executor, resolve_endpoint
 
 
 class JiraLabelWriter:
@@ -54,15 +53,14 @@ class JiraLabelWriter:
 
     def _http(self) -> HttpExecutor:
         if self._executor is None:
-            self._executor = HttpExecutor(
+            self._executor = build_executor(
                 self._client,
-                JiraClassifier(clock=self._clock),
+                self.endpoint,
                 stats=self.stats,
-                retry=self._retry,
                 limits=self._limits,
                 sleep=self._sleep,
                 clock=self._clock,
-                lock=token_lock(self.endpoint.identity),
+                retry=self._retry,
             )
         return self._executor
 
