@@ -15,7 +15,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.enums import LinkTarget
-from schemas.tables import MembershipAnchor, WorkItem, WriteBackState
+from schemas.tables import MembershipAnchor, WorkItem, WorkItemLink, WriteBackState
 from schemas.types import utcnow
 from service.store.db import before_commit
 from service.writeback.desired import FIELD, ItemState, enabled_configs, item_states
@@ -53,6 +53,19 @@ def items(session: AsyncSession, item_ids: Iterable[int]) -> None:
     ids = set(item_ids)
     if ids:
         _marks(session).items |= ids
+
+
+async def target_renamed_or_deleted(
+    session: AsyncSession, target_type: str, target_id: int
+) -> None:
+    """Its label changes (a new slug) or goes: the items linked to it are marked."""
+    rows = await session.execute(
+        select(WorkItemLink.work_item_id).where(  # type: ignore[call-overload]
+            WorkItemLink.target_type == target_type,
+            WorkItemLink.target_id == target_id,
+        )
+    )
+    anchors(session, rows.scalars())
 
 
 async def _inheriting(session: AsyncSession, anchor_ids: Sequence[int]) -> set[int]:

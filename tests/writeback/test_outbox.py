@@ -88,3 +88,23 @@ async def test_an_item_no_rule_matches_any_more_wants_no_labels(db, client, admi
     await upsert(db, source, item(1, minutes=5, project="OTHER"))
     rows = await outbox(db)
     assert (rows[keys["PROJ-1"]].desired, rows[keys["PROJ-1"]].status) == ([], "synced")
+
+
+async def test_a_renamed_or_deleted_initiative_changes_the_labels(
+    db, client, admin_headers
+) -> None:
+    source = await make_source(db)
+    await enable(client, admin_headers, source)
+    target = await initiative(client, admin_headers, title="Old name")
+    await rule(client, admin_headers, {"project": "PROJ"}, initiative_id=target)
+    keys = await upsert(db, source, item(1))
+    assert await desired(db) == {keys["PROJ-1"]: ["initiative:old-name"]}
+    renamed = await client.patch(
+        f"/api/v1/initiatives/{target}", json={"title": "New name"}, headers=admin_headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await desired(db) == {keys["PROJ-1"]: ["initiative:new-name"]}
+    assert (
+        await client.delete(f"/api/v1/initiatives/{target}", headers=admin_headers)
+    ).status_code == 204
+    assert await desired(db) == {keys["PROJ-1"]: []}
