@@ -144,6 +144,11 @@ class JiraRequests:
         """`PUT /issue/{key}`: `update` operations or `fields`; 204 without a body."""
         return self._build("PUT", ISSUE_PATH.format(key=quote(key, safe="")), json=body)
 
+    def set_property(self, key: str, name: str, value: Any) -> httpx.Request:
+        """`PUT /issue/{key}/properties/{name}`: 201 created, 200 updated."""
+        path = ISSUE_PATH.format(key=quote(key, safe="")) + f"/properties/{quote(name, safe='')}"
+        return self._build("PUT", path, json=value)
+
     def search(
         self, jql: str, fields: list[str], max_results: int, token: str | None = None
     ) -> httpx.Request:

@@ -75,6 +75,10 @@ class JiraLabelWriter:
         request = self._requests.edit_issue(key, {"update": {"labels": operations}})
         await self._http().send(request, expect_json=False, context=key)
 
+    async def set_property(self, key: str, name: str, value: Any) -> None:
+        """Set an issue entity property (the whole value; it belongs to its writer)."""
+        await self._http().send(self._requests.set_property(key, name, value), context=key)
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()

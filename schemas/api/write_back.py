@@ -30,6 +30,11 @@ class WriteBackConfig(BaseModel):
     label_prefix: LabelPrefix = "initiative:"
     label_color: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{6}$")] = "5319e7"
     key_result_prefix: LabelPrefix | None = None
+    jira_property: bool = Field(
+        default=False,
+        description="Jira only: also set the issue entity property `portfolio` to "
+        '`{"initiatives": [slugs], "key_results": [slugs], "by": "portfolio-sync"}`.',
+    )
 
 
 class WriteBackWritePublic(BaseModel):
@@ -40,7 +45,7 @@ class WriteBackWritePublic(BaseModel):
     work_item_id: int | None
     item_key: str
     field: str
-    operation: str = Field(description="add, remove or create_label")
+    operation: str = Field(description="add, remove, create_label (labels) or set (property)")
     value: str
     before: list[str]
     after: list[str]

@@ -25,7 +25,7 @@ from service.simulator.github_data import LABEL_NAMES, GhIssue, Repo
 from service.simulator.jira import basic_auth
 from service.simulator.jira_data import JiraIssue
 from service.simulator.mutations import Change, _github_lookup
-from service.simulator.responses import GITHUB_JSON, UpstreamError, dumps, jira_error
+from service.simulator.responses import GITHUB_JSON, JIRA_JSON, UpstreamError, dumps, jira_error
 from service.simulator.state import SimulatorState
 from service.simulator.truth import github_key
 from service.simulator.words import JIRA_LABELS
@@ -189,9 +189,7 @@ def _jira_set(state: SimulatorState, issue: JiraIssue, labels: list[str], actor:
 
 @jira_router.put("/rest/api/3/issue/{id_or_key}")
 async def edit_issue(state: StateDep, request: Request, id_or_key: str) -> Response:
-    issue = state.jira.find(id_or_key)
-    if issue is None or issue.deleted:
-        raise jira_error(404, "Issue does not exist or you do not have permission to see it.")
+    issue = _jira_issue(state, id_or_key)
     try:
         body = await request.json()
     except ValueError:
@@ -208,6 +206,52 @@ async def edit_issue(state: StateDep, request: Request, id_or_key: str) -> Respo
         await webhooks.emit(state, [change], str(request.base_url).rstrip("/"))
     state.stats.writes["jira:issue_edits"] += 1
     return Response(status_code=204)
+
+
+def _jira_issue(state: SimulatorState, id_or_key: str) -> JiraIssue:
+    issue = state.jira.find(id_or_key)
+    if issue is None or issue.deleted:
+        raise jira_error(404, "Issue does not exist or you do not have permission to see it.")
+    return issue
+
+
+@jira_router.put("/rest/api/3/issue/{id_or_key}/properties/{name}")
+async def set_property(state: StateDep, request: Request, id_or_key: str, name: str) -> Response:
+    """Sets the whole value (201 when new, 200 when replaced); an `issue_property_set` event."""
+    issue = _jira_issue(state, id_or_key)
+    try:
+        value = await request.json()
+    except ValueError:
+        raise jira_error(400, "The property value must be valid JSON.") from None
+    properties = issue.properties = issue.properties or {}
+    status = 200 if name in properties else 201
+    properties[name] = value
+    state.stats.writes["jira:property_set"] += 1
+    details = {
+        "property": {"key": name, "value": value},
+        "user": _jira_user(BOT_LOGIN),
+        "type_name": "issue_property_set",
+    }
+    change = Change(
+        "jira",
+        "update",
+        state.jira.key_of(issue),
+        str(issue.id),
+        "issue_property_set",
+        issue,
+        details,
+    )
+    await webhooks.emit(state, [change], str(request.base_url).rstrip("/"))
+    return Response(status_code=status)
+
+
+@jira_router.get("/rest/api/3/issue/{id_or_key}/properties/{name}")
+async def get_property(state: StateDep, id_or_key: str, name: str) -> Response:
+    issue = _jira_issue(state, id_or_key)
+    if name not in (issue.properties or {}):
+        raise jira_error(404, f"The property with key '{name}' does not exist.")
+    payload = {"key": name, "value": (issue.properties or {})[name]}
+    return Response(dumps(payload), media_type=JIRA_JSON)
 
 
 class PersonEditIn(BaseModel):

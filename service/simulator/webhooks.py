@@ -84,6 +84,10 @@ def jira_delivery(state: SimulatorState, change: Change, root: str) -> tuple[str
         or jr.jira_user(site, "2", issue.reporter, config.jira_time_zone),
         "issue": jr.issue_json(site, data, issue, fields, state.tz, v2=True),
     }
+    if "property" in change.details:
+        # issue_property_set: the property set, beside the issue it belongs to.
+        payload["property"] = change.details["property"]
+        del payload["issue_event_type_name"]
     if change.details.get("items"):
         payload["changelog"] = {
             "id": str(state.clock.now_ms // 1000),

@@ -20,6 +20,8 @@ from schemas.enums import LinkTarget
 from schemas.tables import Initiative, KeyResult, MembershipAnchor, Source, WorkItem, WorkItemLink
 
 FIELD = "labels"
+PROPERTY = "property"  # Jira issue entity property `portfolio`
+PROPERTY_KEY = "portfolio"
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
 ANCHOR: Table = MembershipAnchor.__table__  # type: ignore[attr-defined]
@@ -155,6 +157,23 @@ class LabelPlan:
     @property
     def writes(self) -> int:
         return len(self.add) + len(self.remove)
+
+
+def fields_of(config: WriteBackConfig) -> list[str]:
+    return [FIELD, PROPERTY] if config.jira_property else [FIELD]
+
+
+def property_value(config: WriteBackConfig, desired: Sequence[str]) -> dict[str, Any]:
+    """The `portfolio` property for desired labels: slugs by kind, and who wrote it."""
+
+    def slugs(prefix: str | None) -> list[str]:
+        return [x.removeprefix(prefix) for x in desired if prefix and x.startswith(prefix)]
+
+    return {
+        "initiatives": slugs(config.label_prefix),
+        "key_results": slugs(config.key_result_prefix),
+        "by": "portfolio-sync",
+    }
 
 
 def plan_labels(

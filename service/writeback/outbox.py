@@ -8,17 +8,19 @@ commits, the marked items of write-back sources get their desired value stored i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from schemas.api.write_back import WriteBackConfig
 from schemas.enums import LinkTarget
 from schemas.tables import MembershipAnchor, WorkItem, WorkItemLink, WriteBackState
 from schemas.types import utcnow
 from service.store.db import before_commit
-from service.writeback.desired import FIELD, ItemState, enabled_configs, item_states
+from service.writeback.desired import ItemState, enabled_configs, fields_of, item_states
 
 _KEY = "write_back_marks"
 _CHUNK = 500
@@ -90,38 +92,43 @@ async def settle(session: AsyncSession) -> None:
     if not configs:
         return
     ids = marks.items | marks.anchors | await _inheriting(session, sorted(marks.anchors))
-    await record(session, await item_states(session, sorted(ids), configs))
+    await record(session, await item_states(session, sorted(ids), configs), configs)
 
 
-async def record(session: AsyncSession, states: Sequence[ItemState]) -> None:
-    """Upsert the outbox rows of `states`; an item with nothing desired or written gets none."""
+async def record(
+    session: AsyncSession, states: Sequence[ItemState], configs: Mapping[int, WriteBackConfig]
+) -> None:
+    """Upsert the outbox rows of `states` (one per written field); an item with nothing
+    desired or written gets none."""
     by_item = {s.id: s for s in states}
     ids = sorted(by_item)
     now = utcnow()
     for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
         rows = await session.execute(
-            select(WriteBackState).where(
-                WriteBackState.field == FIELD,  # type: ignore[arg-type]
-                WriteBackState.work_item_id.in_(ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
-            )
+            select(WriteBackState).where(col(WriteBackState.work_item_id).in_(chunk))
         )
-        existing = {row.work_item_id: row for row in rows.scalars()}
-        for item_id in ids[start : start + _CHUNK]:
+        existing = {(row.work_item_id, row.field): row for row in rows.scalars()}
+        for item_id in chunk:
             state = by_item[item_id]
-            row = existing.get(item_id)
-            if row is None:
-                if not state.desired:
+            for field_name in fields_of(configs[state.source_id]):
+                row = existing.get((item_id, field_name))
+                if row is None:
+                    if not state.desired:
+                        continue
+                    row = WriteBackState(
+                        work_item_id=item_id,
+                        source_id=state.source_id,
+                        field=field_name,
+                        status=PENDING,
+                    )
+                elif sorted(row.desired) == state.desired and row.status != FAILED:
                     continue
-                row = WriteBackState(
-                    work_item_id=item_id, source_id=state.source_id, field=FIELD, status=PENDING
-                )
-            elif sorted(row.desired) == state.desired and row.status != FAILED:
-                continue
-            row.desired = state.desired
-            row.status = SYNCED if sorted(row.written) == state.desired else PENDING
-            row.attempts, row.error, row.next_attempt_at = 0, None, None
-            row.updated_at = now
-            session.add(row)
+                row.desired = state.desired
+                row.status = SYNCED if sorted(row.written) == state.desired else PENDING
+                row.attempts, row.error, row.next_attempt_at = 0, None, None
+                row.updated_at = now
+                session.add(row)
     await session.flush()
 
 
@@ -138,4 +145,4 @@ async def backfill(session: AsyncSession, source_id: int) -> None:
             )
         )
     ).scalars()
-    await record(session, await item_states(session, list(ids), configs))
+    await record(session, await item_states(session, list(ids), configs), configs)

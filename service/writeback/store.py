@@ -15,11 +15,18 @@ from schemas.api.write_back import (
     WriteBackPreviewItem,
 )
 from schemas.tables import Source, WorkItem, WriteBackState, WriteBackWrite
-from service.errors import NotFound
+from service.errors import NotFound, Unprocessable
 from service.store.changes import append_change
 from service.store.pagination import paginate
 from service.writeback import outbox
-from service.writeback.desired import FIELD, config_of, item_states, plan_labels
+from service.writeback.desired import (
+    PROPERTY,
+    ItemState,
+    config_of,
+    fields_of,
+    item_states,
+    plan_labels,
+)
 from service.writeback.outbox import CONFLICT
 
 
@@ -39,6 +46,11 @@ async def put_config(
 ) -> WriteBackConfig:
     """Store the settings; turning write-back on records every item's desired labels."""
     source = await _source(session, source_id)
+    if config.jira_property and source.kind != "jira":
+        raise Unprocessable(
+            "jira_property: entity properties exist on Jira sources only",
+            errors=[{"loc": ["body", "jira_property"], "msg": "Jira only", "type": "value_error"}],
+        )
     before = config_of(source)
     source.write_back = config.model_dump(mode="json")
     session.add(source)
@@ -69,39 +81,37 @@ async def preview(session: AsyncSession, source_id: int) -> WriteBackPreview:
     )
     ids = [i for i in rows.scalars() if i is not None]
     states = await item_states(session, ids, {source_id: config})
-    stored = {
-        row.work_item_id: row
-        for row in (
-            await session.execute(
-                select(WriteBackState).where(
-                    col(WriteBackState.source_id) == source_id, col(WriteBackState.field) == FIELD
-                )
-            )
-        ).scalars()
-    }
+    found = await session.execute(
+        select(WriteBackState).where(col(WriteBackState.source_id) == source_id)
+    )
+    stored = {(row.work_item_id, row.field): row for row in found.scalars()}
     items = []
     for state in sorted(states, key=lambda s: s.id):
-        row = stored.get(state.id)
-        if row is not None and row.status == CONFLICT:
-            continue  # left as a person set it (store_wins, removed twice)
-        written, owned = (row.written, row.owned) if row is not None else ([], [])
-        plan = plan_labels(state.desired, written, owned, state.upstream)
-        if plan.writes:
-            items.append(
-                WriteBackPreviewItem(
-                    work_item_id=state.id,
-                    key=state.key,
-                    field=FIELD,
-                    add=plan.add,
-                    remove=plan.remove,
-                )
-            )
+        for field_name in fields_of(config):
+            row = stored.get((state.id, field_name))
+            if row is not None and row.status == CONFLICT:
+                continue  # left as a person set it (store_wins, removed twice)
+            written, owned = (row.written, row.owned) if row is not None else ([], [])
+            if field_name == PROPERTY:
+                if sorted(written) != state.desired:
+                    # The property is set whole: the new value, and the one it replaces.
+                    items.append(_item(state, field_name, state.desired, sorted(written)))
+                continue
+            plan = plan_labels(state.desired, written, owned, state.upstream)
+            if plan.writes:
+                items.append(_item(state, field_name, plan.add, plan.remove))
     return WriteBackPreview(
         source_id=source_id,
         enabled=config.enabled,
         adds=sum(len(i.add) for i in items),
         removes=sum(len(i.remove) for i in items),
         items=items,
+    )
+
+
+def _item(state: ItemState, field: str, add: list[str], remove: list[str]) -> WriteBackPreviewItem:
+    return WriteBackPreviewItem(
+        work_item_id=state.id, key=state.key, field=field, add=add, remove=remove
     )
 
 

@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from connectors.base import Clock, ConnectorError, Sleep
 from connectors.http import utc_now
+from connectors.jira.writes import JiraLabelWriter
 from connectors.registry import build_label_writer
 from connectors.writes import LabelWriter
 from schemas.api.write_back import WriteBackConfig
@@ -31,7 +32,14 @@ from service.security import SecretBox
 from service.sources.store import credentials_of
 from service.store.db import Database
 from service.webhooks.worker import backoff
-from service.writeback.desired import LabelPlan, enabled_configs, plan_labels
+from service.writeback.desired import (
+    PROPERTY,
+    PROPERTY_KEY,
+    LabelPlan,
+    enabled_configs,
+    plan_labels,
+    property_value,
+)
 from service.writeback.metrics import WRITES
 from service.writeback.outbox import FAILED, PENDING, SYNCED
 
@@ -48,9 +56,13 @@ class WriteBackReport:
 @dataclass
 class _Due:
     state_id: int
+    source_id: int
     item_id: int
     key: str
+    field: str
     upstream: list[str]
+    desired: list[str]
+    written: list[str]
     plan: LabelPlan
 
 
@@ -121,9 +133,13 @@ class WriteBackWorker:
             return [
                 _Due(
                     state.id,
+                    source_id,
                     state.work_item_id,
                     key,
+                    state.field,
                     list(labels or []),
+                    sorted(state.desired),
+                    sorted(state.written),
                     plan_labels(state.desired, state.written, state.owned, labels or []),
                 )
                 for state, key, labels in rows
@@ -161,6 +177,8 @@ class WriteBackWorker:
         self, writer: LabelWriter, source: Source, config: WriteBackConfig, item: _Due
     ) -> tuple[list[dict[str, Any]], str | None]:
         assert source.id is not None
+        if item.field == PROPERTY:
+            return await self._write_property(writer, config, item)
         plan, logs = item.plan, []
         after = sorted((set(item.upstream) - set(plan.remove)) | set(plan.add))
         where = item.key.rpartition("#")[0] or source.base_url
@@ -182,16 +200,31 @@ class WriteBackWorker:
             WRITES.labels(str(source.id), log["operation"], log["status"]).inc()
         return logs, error
 
+    async def _write_property(
+        self, writer: LabelWriter, config: WriteBackConfig, item: _Due
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        if not isinstance(writer, JiraLabelWriter):
+            return [], None  # settings refuse it for GitHub; nothing to write there
+        error = None
+        try:
+            value = property_value(config, item.desired)
+            await writer.set_property(item.key, PROPERTY_KEY, value)
+        except ConnectorError as exc:
+            error = str(exc)[:2000]
+        log = _log("set", PROPERTY_KEY, item.written, item.desired, error)
+        WRITES.labels(str(item.source_id), "set", log["status"]).inc()
+        return [log], error
+
     async def _record(self, item: _Due, logs: list[dict[str, Any]], error: str | None) -> None:
         async with self.db.session() as session:
             state = await session.get(WriteBackState, item.state_id)
             for log in logs:
                 session.add(
                     WriteBackWrite(
-                        source_id=state.source_id if state else 0,
-                        work_item_id=item.item_id,
+                        source_id=item.source_id,
+                        work_item_id=item.item_id if state is not None else None,
                         item_key=item.key,
-                        field="labels",
+                        field=item.field,
                         **log,
                     )
                 )
@@ -201,6 +234,8 @@ class WriteBackWorker:
                 state.attempts += 1
                 state.status, state.error = FAILED, error
                 state.next_attempt_at = self.clock() + backoff(state.attempts)
+            elif item.field == PROPERTY:
+                state.written, state.owned = list(item.desired), list(item.desired)
             else:
                 plan = item.plan
                 gone = set(plan.remove) | set(plan.forget)
@@ -208,6 +243,7 @@ class WriteBackWorker:
                     (set(state.written) - gone) | set(plan.add) | set(plan.adopt)
                 )
                 state.owned = sorted((set(state.owned) - gone) | set(plan.add))
+            if error is None:
                 state.attempts, state.error, state.next_attempt_at = 0, None, None
                 state.status = SYNCED if sorted(state.desired) == state.written else PENDING
             state.updated_at = self.clock()

@@ -144,3 +144,24 @@ async def test_a_person_edit_is_sent_with_the_persons_name(wired) -> None:
     assert jira_event["user"]["accountId"] == "712020:bob"
     # Person edits are not writes of the client under test.
     assert (await client.get("/_sim/stats")).json()["writes"] == {}
+
+
+async def test_jira_issue_property_set_and_read_back_with_its_event(wired) -> None:
+    client, seen = wired
+    auth = httpx.BasicAuth(*JIRA_AUTH)
+    url = "/jira/rest/api/3/issue/PLAT-3/properties/portfolio"
+    assert (await client.get(url, auth=auth)).status_code == 404
+    first = await client.put(url, json={"initiatives": ["checkout"]}, auth=auth)
+    second = await client.put(url, json={"initiatives": []}, auth=auth)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert (await client.get(url, auth=auth)).json() == {
+        "key": "portfolio",
+        "value": {"initiatives": []},
+    }
+    events = [json.loads(body) for path, _, body in seen if "/jira/" in path]
+    assert [(e["webhookEvent"], e["property"]["value"]) for e in events] == [
+        ("issue_property_set", {"initiatives": ["checkout"]}),
+        ("issue_property_set", {"initiatives": []}),
+    ]
+    assert events[0]["issue"]["key"] == "PLAT-3"
+    assert (await client.get("/_sim/stats")).json()["writes"] == {"jira:property_set": 2}

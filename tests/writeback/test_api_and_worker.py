@@ -126,3 +126,14 @@ async def test_a_refused_write_is_logged_retried_later_and_counted(
         f'portfolio_sync_write_back_writes_total{{operation="add",source="{source}",status="failed"}}'
         in metrics
     )
+
+
+async def test_the_jira_property_is_refused_for_a_github_source(
+    db, client, admin_headers, secret_box
+) -> None:
+    source = await github_source(db, secret_box)
+    response = await client.put(
+        path(source), json={"enabled": True, "jira_property": True}, headers=admin_headers
+    )
+    assert response.status_code == 422 and "Jira only" in str(response.json()["errors"])
+    assert (await client.get(path(source), headers=admin_headers)).json()["enabled"] is False

@@ -43,7 +43,7 @@ async def list_write_back_writes(
     source_id: int | None = filter_id("Only writes to this source."),
     work_item_id: int | None = filter_id("Only writes to this work item."),
     status: Literal["done", "failed"] | None = None,
-    operation: Literal["add", "remove", "create_label"] | None = None,
+    operation: Literal["add", "remove", "create_label", "set"] | None = None,
 ) -> Page[WriteBackWritePublic]:
     rows, next_cursor = await store.list_writes(
         session,

@@ -53,3 +53,11 @@ async def test_a_refused_edit_fails_with_jiras_message(jira_mock, fake_time) -> 
     )
     with pytest.raises(FatalUpstreamError, match="contains spaces"):
         await writer(fake_time).change_labels("PLAT-7", ["a b"], [])
+
+
+async def test_the_portfolio_property_is_set_whole(jira_mock, fake_time) -> None:
+    route = jira_mock.put("/rest/api/3/issue/PLAT-7/properties/portfolio").respond(201)
+    value = {"initiatives": ["checkout-revamp"], "key_results": [], "by": "portfolio-sync"}
+    await writer(fake_time).set_property("PLAT-7", "portfolio", value)
+    assert route.call_count == 1
+    assert json.loads(route.calls[0].request.content) == value
