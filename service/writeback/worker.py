@@ -28,9 +28,12 @@ from connectors.registry import build_label_writer
 from connectors.writes import LabelWriter
 from schemas.api.write_back import WriteBackConfig
 from schemas.tables import Source, WorkItem, WriteBackState, WriteBackWrite
+from schemas.types import utcnow
 from service.security import SecretBox
 from service.sources.store import credentials_of
 from service.store.db import Database
+from service.sync import leases
+from service.sync.runner import holder_id
 from service.webhooks.worker import backoff
 from service.writeback.desired import (
     PROPERTY,
@@ -44,6 +47,7 @@ from service.writeback.metrics import WRITES
 from service.writeback.outbox import FAILED, PENDING, SYNCED
 
 logger = logging.getLogger(__name__)
+JOB = "write-back"
 
 
 @dataclass
@@ -97,6 +101,15 @@ class WriteBackWorker:
             if source is not None and source.enabled:
                 await self._run_source(source, config, report)
         return report
+
+    async def run_if_leader(self, holder: str, *, ttl_seconds: float) -> WriteBackReport:
+        """One pass if this process holds the `write-back` job lease: one replica writes."""
+        async with self.db.session() as session:
+            if not await leases.acquire_job(
+                session, JOB, holder, ttl_seconds=ttl_seconds, now=utcnow()
+            ):
+                return WriteBackReport()
+        return await self.run_once()
 
     async def drain(self, max_passes: int = 50) -> WriteBackReport:
         """Run until nothing is due (tests, CLI); bounded so a failing upstream cannot spin."""
@@ -274,11 +287,15 @@ async def start_write_back_worker(app: FastAPI) -> Callable[[], Awaitable[None]]
     )
     app.state.write_back_worker = worker
     stopping = asyncio.Event()
+    holder = holder_id()
+    # Held across passes; long enough for a full batch of paced writes, so another replica
+    # takes over only when this one stops.
+    ttl = settings.write_back_poll_seconds + worker.batch * worker.min_write_interval + 120
 
     async def loop() -> None:
         while not stopping.is_set():
             try:
-                await worker.run_once()
+                await worker.run_if_leader(holder, ttl_seconds=ttl)
             except Exception:
                 logger.exception("write-back worker: pass failed")
             with contextlib.suppress(TimeoutError):

@@ -137,3 +137,24 @@ async def test_the_jira_property_is_refused_for_a_github_source(
     )
     assert response.status_code == 422 and "Jira only" in str(response.json()["errors"])
     assert (await client.get(path(source), headers=admin_headers)).json()["enabled"] is False
+
+
+async def test_one_replica_writes_at_a_time(db, client, admin_headers, secret_box) -> None:
+    source = await github_source(db, secret_box)
+    target = await initiative(client, admin_headers, title="T")
+    await rule(client, admin_headers, {"source_id": source}, initiative_id=target)
+    await enable(client, admin_headers, source)
+    fake = FakeTime()
+    a, b = (
+        WriteBackWorker(db, secret_box, sleep=fake.sleep, clock=fake.clock, min_write_interval=0)
+        for _ in range(2)
+    )
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post(f"{GH}/repos/octo/repo/labels").respond(201, json={})
+        add = mock.post(url__regex=rf"{GH}/repos/octo/repo/issues/\d+/labels").respond(200, json=[])
+        await upsert(db, source, item(1, key="octo/repo#1", labels=[]))
+        assert (await a.run_if_leader("replica-a", ttl_seconds=60)).items == 1
+        await upsert(db, source, item(2, key="octo/repo#2", labels=[]))
+        assert (await b.run_if_leader("replica-b", ttl_seconds=60)).items == 0
+        assert (await a.run_if_leader("replica-a", ttl_seconds=60)).items == 1
+    assert add.call_count == 2
