@@ -81,6 +81,8 @@ async def test_write_back_labels_moves_and_echoes(
         on = await w.api.put(f"/api/v1/admin/sources/{sid}/write-back", json={"enabled": True})
         assert on.status_code == 200, on.text
         # A 429 / secondary-limit storm during the first 200 writes.
+        await w.sim.post("/_sim/stats/reset")
+        started = w.time.time()
         storm = {"jira_429": 6, "github_secondary": 6, "retry_after": 3, "upstreams": [upstream]}
         await w.sim.post("/_sim/faults", json=storm)
         first = await w.write()
@@ -95,12 +97,17 @@ async def test_write_back_labels_moves_and_echoes(
             # One label per repository created with the configured colour, then 200 additions.
             assert await w.writes() == {"github:label_created": 3, "github:label_added": ITEMS}
             assert first.writes == ITEMS + 3
+            # Every request: 203 writes plus the 6 refused by the secondary limit, and the
+            # real one-second spacing kept on the virtual clock (202 gaps, plus 6 backoffs).
+            assert stats["requests_by_upstream"] == {"github": ITEMS + 3 + 6}
+            assert w.time.time() - started >= (ITEMS + 2) + 6 * 3
         else:
             assert await w.writes() == {
                 "jira:label_added": ITEMS,
                 "jira:issue_edits": ITEMS,
             }
             assert first.writes == ITEMS
+            assert stats["requests_by_upstream"] == {"jira": ITEMS + 6}
         assert first.failed == 0
 
         # The echoes of our writes change no link and cause no further write.
