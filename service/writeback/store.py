@@ -18,7 +18,7 @@ from schemas.tables import Source, WorkItem, WriteBackState, WriteBackWrite
 from service.errors import NotFound, Unprocessable
 from service.store.changes import append_change
 from service.store.pagination import paginate
-from service.writeback import outbox
+from service.writeback import guard, outbox
 from service.writeback.desired import (
     PROPERTY,
     ItemState,
@@ -51,6 +51,7 @@ async def put_config(
             "jira_property: entity properties exist on Jira sources only",
             errors=[{"loc": ["body", "jira_property"], "msg": "Jira only", "type": "value_error"}],
         )
+    await guard.check_config(session, config)
     before = config_of(source)
     source.write_back = config.model_dump(mode="json")
     session.add(source)

@@ -158,3 +158,30 @@ async def test_one_replica_writes_at_a_time(db, client, admin_headers, secret_bo
         assert (await b.run_if_leader("replica-b", ttl_seconds=60)).items == 0
         assert (await a.run_if_leader("replica-a", ttl_seconds=60)).items == 1
     assert add.call_count == 2
+
+
+async def test_rules_on_written_labels_are_refused_both_ways(
+    db, client, admin_headers, secret_box
+) -> None:
+    source = await github_source(db, secret_box)
+    target = await initiative(client, admin_headers, title="T")
+    looping = {"labels_any": ["initiative:t"]}
+    existing = await rule(client, admin_headers, looping, initiative_id=target)
+    refused = await client.put(path(source), json={"enabled": True}, headers=admin_headers)
+    assert refused.status_code == 422
+    assert f"mapping rules [{existing['id']}]" in refused.json()["detail"]
+    # Another prefix is fine; then a rule on that prefix is refused, on create and on edit.
+    await enable(client, admin_headers, source, label_prefix="portfolio/")
+    body = {
+        "name": "loop",
+        "conditions": {"labels_all": ["portfolio/t"]},
+        "target": {"initiative_id": target},
+    }
+    created = await client.post("/api/v1/admin/mapping-rules", json=body, headers=admin_headers)
+    assert created.status_code == 422 and "portfolio/t" in created.json()["detail"]
+    edited = await client.patch(
+        f"/api/v1/admin/mapping-rules/{existing['id']}",
+        json={"conditions": {"labels_any": ["portfolio/x"]}},
+        headers=admin_headers,
+    )
+    assert edited.status_code == 422
