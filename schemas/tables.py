@@ -82,6 +82,8 @@ class Source(SQLModel, table=True):
     settings: dict[str, Any] = _json()
     discovered: dict[str, Any] = _json()
     rate_limit: dict[str, Any] = _json()
+    # Write-back settings (`schemas.api.write_back.WriteBackConfig`); empty means off.
+    write_back: dict[str, Any] = _json()
     poll_interval_seconds: int = Field(default=300)
     enabled: bool = Field(default=True)
     last_success_at: datetime | None = _ts(nullable=True)
@@ -517,3 +519,49 @@ class SignInToken(SQLModel, table=True):
     created_at: datetime = _created()
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = _ts(nullable=True)
+
+
+class WriteBackState(SQLModel, table=True):
+    """Outbox: an item's desired upstream value of one written field, and what was written."""
+
+    __tablename__ = "write_back_state"
+    __table_args__ = (
+        UniqueConstraint("work_item_id", "field"),
+        Index("ix_write_back_state_source_id_status", "source_id", "status"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    work_item_id: int = _fk("work_item.id", nullable=False, index=False)
+    source_id: int = _fk("source.id", nullable=False, index=False)
+    field: str = Field(sa_column=Column(String(32), nullable=False))
+    desired: list[str] = _json(list)
+    # Values of ours that upstream holds, as last written or seen; `owned` are those we added.
+    written: list[str] = _json(list)
+    owned: list[str] = _json(list)
+    # Values written again once after a person removed them (policy `store_wins`).
+    reasserted: list[str] = _json(list)
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _created()
+
+
+class WriteBackWrite(SQLModel, table=True):
+    """One upstream write (or failed attempt) made by write-back."""
+
+    __tablename__ = "write_back_write"
+    __table_args__ = (Index("ix_write_back_write_source_id_id", "source_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    source_id: int = _fk("source.id", nullable=False, index=False)
+    work_item_id: int | None = _fk("work_item.id", ondelete="SET NULL")
+    item_key: str = Field(sa_column=Column(String(300), nullable=False))
+    field: str = Field(sa_column=Column(String(32), nullable=False))
+    operation: str = Field(sa_column=Column(String(16), nullable=False))
+    value: str = Field(sa_column=Column(String(300), nullable=False))
+    before: list[str] = _json(list)
+    after: list[str] = _json(list)
+    status: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _created()

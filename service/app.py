@@ -26,6 +26,7 @@ from service.api.routes import (
     webhook_deliveries,
     webhooks,
     work_items,
+    write_back,
 )
 from service.api.routes import runs as sync_runs
 from service.config import Settings
@@ -103,6 +104,7 @@ def create_app(
         changes,
         subscriptions,
         digests,
+        write_back,
     ):
         app.include_router(module.router)
     # Pages at `/`; installed last so that they render the API's problems as error pages.

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         default=900, description="A rate-limit wait longer than this fails the run."
     )
     jira_overlap_minutes: int = 2
+    write_back_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the write-back worker looks for due writes."
+    )
+    write_back_min_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Least time between two GitHub writes with one token (GitHub asks for 1 s).",
+    )
     feed_poll_seconds: float = Field(
         default=1.0,
         gt=0,

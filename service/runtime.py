@@ -17,6 +17,7 @@ from service.subscriptions.worker import start_subscription_worker
 from service.sync.runner import SyncRunner, runner_of
 from service.sync.scheduler import SyncScheduler
 from service.webhooks.worker import start_inbox_worker
+from service.writeback.worker import start_write_back_worker
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def background_workers() -> list[BackgroundStarter]:
         start_inbox_worker,
         start_subscription_worker,
         start_health_evaluator,
+        start_write_back_worker,
     ]
 
 

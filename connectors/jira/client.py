@@ -16,8 +16,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from connectors.base import Clock, ConnectorError, RateLimitInfo
-from connectors.http import ResponseClassifier, utc_now
+from connectors.base import Clock, ConnectorError, ConnectorStats, RateLimitInfo, Sleep
+from connectors.http import (
+    HttpExecutor,
+    RateLimitPolicy,
+    ResponseClassifier,
+    RetryPolicy,
+    token_lock,
+    utc_now,
+)
 
 API = "/rest/api/3"
 MYSELF_PATH = f"{API}/myself"
@@ -25,6 +32,7 @@ FIELD_PATH = f"{API}/field"
 SEARCH_JQL_PATH = f"{API}/search/jql"
 PROJECT_PATH = f"{API}/project/{{key}}"
 WEBHOOKS_PATH = "/rest/webhooks/1.0/webhook"
+ISSUE_PATH = f"{API}/issue/{{key}}"
 
 OAUTH_GATEWAY = "https://api.atlassian.com"
 NEAR_LIMIT_PAUSE_SECONDS = 1.0
@@ -140,6 +148,15 @@ class JiraRequests:
     def project(self, key: str) -> httpx.Request:
         return self._build("GET", PROJECT_PATH.format(key=quote(key, safe="")))
 
+    def edit_issue(self, key: str, body: dict[str, Any]) -> httpx.Request:
+        """`PUT /issue/{key}`: `update` operations or `fields`; 204 without a body."""
+        return self._build("PUT", ISSUE_PATH.format(key=quote(key, safe="")), json=body)
+
+    def set_property(self, key: str, name: str, value: Any) -> httpx.Request:
+        """`PUT /issue/{key}/properties/{name}`: 201 created, 200 updated."""
+        path = ISSUE_PATH.format(key=quote(key, safe="")) + f"/properties/{quote(name, safe='')}"
+        return self._build("PUT", path, json=value)
+
     def search(
         self, jql: str, fields: list[str], max_results: int, token: str | None = None
     ) -> httpx.Request:
@@ -147,6 +164,29 @@ class JiraRequests:
         if token:
             body["nextPageToken"] = token
         return self._build("POST", SEARCH_JQL_PATH, json=body)
+
+
+def build_executor(
+    client: httpx.AsyncClient,
+    endpoint: JiraEndpoint,
+    *,
+    stats: ConnectorStats,
+    limits: RateLimitPolicy,
+    sleep: Sleep,
+    clock: Clock,
+    retry: RetryPolicy | None = None,
+) -> HttpExecutor:
+    """The shared HTTP policy with Jira's classifier, serial per credential (call in a loop)."""
+    return HttpExecutor(
+        client,
+        JiraClassifier(clock=clock),
+        stats=stats,
+        retry=retry,
+        limits=limits,
+        sleep=sleep,
+        clock=clock,
+        lock=token_lock(endpoint.identity),
+    )
 
 
 def _is_true(value: str | None) -> bool:

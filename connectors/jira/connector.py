@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Page, Sleep
-from connectors.http import HttpExecutor, RateLimitPolicy, build_client, token_lock, utc_now
+from connectors.http import HttpExecutor, RateLimitPolicy, build_client, utc_now
 from connectors.jira import fields as field_discovery
 from connectors.jira import jql as jql_builder
-from connectors.jira.client import JiraClassifier, JiraRequests, resolve_endpoint
+from connectors.jira.client import JiraRequests, build_executor, resolve_endpoint
 from connectors.jira.hooks import JiraHooks
 from connectors.jira.mapping import BASE_FIELDS, config_from_settings
 from connectors.jira.streams import (
@@ -80,14 +80,13 @@ class JiraConnector:
     def _http(self) -> HttpExecutor:
         # token_lock needs the running loop, so the executor is built on first use.
         if self._executor is None:
-            self._executor = HttpExecutor(
+            self._executor = build_executor(
                 self._client,
-                JiraClassifier(clock=self._clock),
+                self.endpoint,
                 stats=self.stats,
                 limits=self._limits,
                 sleep=self._sleep,
                 clock=self._clock,
-                lock=token_lock(self.endpoint.identity),
             )
         return self._executor
 

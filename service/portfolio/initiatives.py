@@ -17,6 +17,7 @@ from service.portfolio.validation import check_dates, reject_nulls
 from service.rules import targets
 from service.store import repository
 from service.store.pagination import paginate
+from service.writeback import outbox
 
 ENTITY = "initiative"
 _NOT_NULL = ("title", "status")
@@ -128,6 +129,8 @@ async def update(
             await _set_key_results(session, initiative_id, new_ids)
     touches.nodes(session, "initiative", [initiative_id], cause)
     touches.nodes(session, "key_result", set(old_ids) | set(new_ids), cause)
+    if changes.get("title", initiative.title) != initiative.title:
+        await outbox.target_renamed_or_deleted(session, "initiative", initiative_id)
     return await repository.update(
         session,
         initiative,
@@ -144,4 +147,5 @@ async def delete(session: AsyncSession, initiative_id: int, *, cause: str) -> No
     key_results = (await key_result_ids(session, [initiative_id]))[initiative_id]
     touches.nodes(session, "key_result", key_results, cause)
     await targets.forget(session, "initiative", [initiative_id])
+    await outbox.target_renamed_or_deleted(session, "initiative", initiative_id)
     await repository.delete(session, initiative, entity=ENTITY, cause=cause)

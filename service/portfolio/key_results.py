@@ -16,6 +16,7 @@ from service.portfolio.validation import check_dates, reject_nulls
 from service.rules import targets
 from service.store import repository
 from service.store.pagination import paginate
+from service.writeback import outbox
 
 ENTITY = "key_result"
 _NOT_NULL = ("objective_id", "title", "start", "target", "current", "progress_source", "weight")
@@ -64,6 +65,8 @@ async def update(
         changes.get("target_date", key_result.target_date),
     )
     old_objective = key_result.objective_id
+    if changes.get("title", key_result.title) != key_result.title:
+        await outbox.target_renamed_or_deleted(session, "key_result", key_result_id)
     updated = await repository.update(session, key_result, changes, entity=ENTITY, cause=cause)
     touches.nodes(session, "key_result", [key_result_id], cause)
     touches.nodes(session, "objective", [old_objective], cause)  # it may have lost this part
@@ -74,4 +77,5 @@ async def delete(session: AsyncSession, key_result_id: int, *, cause: str) -> No
     key_result = await get(session, key_result_id)
     touches.nodes(session, "objective", [key_result.objective_id], cause)
     await targets.forget(session, "key_result", [key_result_id])
+    await outbox.target_renamed_or_deleted(session, "key_result", key_result_id)
     await repository.delete(session, key_result, entity=ENTITY, cause=cause)

@@ -19,6 +19,7 @@ from service.portfolio import touches
 from service.rules import targets
 from service.rules.evaluation import apply_rules_to_items
 from service.store.changes import append_change
+from service.writeback import outbox
 
 
 async def _check(
@@ -63,17 +64,21 @@ async def put_manual(
     *,
     exclude: bool,
     author: str,
+    origin: str = "api",
 ) -> WorkItemLink:
-    """Link an item to a target by hand, or exclude it from that target (idempotent)."""
+    """Link an item to a target by hand, or exclude it from that target (idempotent).
+
+    `origin` `upstream` marks a person's edit upstream: provenance `upstream:<author>`.
+    """
     item = await _check(session, target_type, target_id, item_id)
-    cause = f"api:{author}"
+    cause = f"{origin}:{author}"
     link = await _existing(session, target_type, target_id, item_id)
     before = _summary(link) if link is not None else None
     if link is None:
         link = WorkItemLink(
             work_item_id=item_id, target_type=target_type.value, target_id=target_id, provenance=""
         )
-    link.provenance = f"manual:{author}"
+    link.provenance = f"manual:{author}" if origin == "api" else cause
     link.manual, link.excluded, link.rule_id = True, exclude, None
     session.add(link)
     await session.flush()
@@ -113,6 +118,7 @@ async def put_manual(
                 after=after,
             )
     touches.nodes(session, target_type.value, [target_id], cause)
+    outbox.anchors(session, [item_id])
     await apply_rules_to_items(session, item.source_id, [item_id])
     return link
 
@@ -136,6 +142,7 @@ async def delete_manual(
     kind = "link.updated" if before["excluded"] else "link.removed"
     await append_change(session, kind, "work_item", item_id, cause=f"api:{author}", before=before)
     touches.nodes(session, target_type.value, [target_id], f"api:{author}")
+    outbox.anchors(session, [item_id])
     await apply_rules_to_items(session, item.source_id, [item_id])
 
 

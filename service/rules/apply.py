@@ -34,6 +34,7 @@ from service.rules.evaluation import (
     write_plan,
 )
 from service.store.changes import append_change
+from service.writeback import guard
 
 _CHUNK = 500
 
@@ -131,6 +132,7 @@ async def _apply(session: AsyncSession, rule: MappingRule, old: RuleConditions |
 
 async def create(session: AsyncSession, data: RuleCreate, *, author: str) -> MappingRule:
     await check_target(session, data.target.type.value, data.target.id)
+    await guard.check_rule(session, data.conditions.model_dump(mode="json"))
     rule = MappingRule(
         name=data.name,
         priority=data.priority,
@@ -173,6 +175,7 @@ async def update(
         await check_target(session, data.target.type.value, data.target.id)
         rule.target_type, rule.target_id = data.target.type.value, data.target.id
     if data.conditions is not None:
+        await guard.check_rule(session, data.conditions.model_dump(mode="json"))
         rule.conditions = data.conditions.model_dump(mode="json", exclude_none=True)
     for field in ("name", "priority", "enabled"):
         if field in changes:

@@ -31,6 +31,7 @@ from service.rules.conditions import (
     needs_ancestors,
 )
 from service.store.changes import append_changes, change_row
+from service.writeback import outbox
 
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
@@ -279,6 +280,7 @@ async def write_plan(
         touches.nodes(session, c.target_type, [c.target_id], cause)
     relinked = {c.work_item_id for c in (*plan.added, *plan.removed)}
     await membership.refresh(session, relinked.union(touched))
+    outbox.anchors(session, relinked)
 
 
 async def apply_rules_to_items(

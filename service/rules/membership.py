@@ -37,6 +37,7 @@ from schemas.tables import MembershipAnchor, MembershipTally, WorkItem, WorkItem
 from service.portfolio import touches
 from service.rules import targets
 from service.store.changes import CHANGE_FEED_LOCK_KEY
+from service.writeback import outbox
 
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
@@ -73,10 +74,14 @@ class _Writes:
     tallies: dict[tuple[str, int, str, bool], list[float]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0.0, 0])
     )
+    # Items whose anchor changed: what they show upstream may have changed (write-back).
+    moved: set[int] = field(default_factory=set)
 
     def change(self, item_id: int, target_type: str, old: Row | None, new: Row | None) -> None:
         if old == new:
             return
+        if (old[0] if old else None) != (new[0] if new else None):
+            self.moved.add(item_id)
         for row, sign in ((old, -1), (new, 1)):
             if row is not None:
                 anchor_id, category, estimate, deleted = row
@@ -360,6 +365,7 @@ async def refresh(session: AsyncSession, item_ids: Iterable[int]) -> None:
     await _flush_anchors(session, writes)
     await _flush_tallies(session, writes)
     await targets.refresh_multi_links(session, ids)
+    outbox.items(session, writes.moved)
 
 
 async def rebuild(session: AsyncSession) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from service.simulator import control, github, github_app, github_graphql, hooks, jira
+from service.simulator import (
+    control,
+    github,
+    github_app,
+    github_graphql,
+    hooks,
+    jira,
+    label_writes,
+)
 from service.simulator.config import SimulatorConfig
 from service.simulator.middleware import SimulatorMiddleware
 from service.simulator.responses import UpstreamError
@@ -33,7 +41,10 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorMiddleware:
         github.router,
         github_graphql.router,
         jira.router,
+        label_writes.github_router,
+        label_writes.jira_router,
         control.router,
+        label_writes.control_router,
     )
     for router in routers:
         api.include_router(router)

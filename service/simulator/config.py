@@ -29,6 +29,7 @@ class SimulatorConfig:
         webhook_transport: lets tests deliver webhooks into an ASGI app in-process.
         github_app_id, github_installation_id: the simulated GitHub App and its org installation.
         github_app_private_key: the App's PEM key; None generates one on first use.
+        github_write_interval: least seconds between GitHub writes (0: not checked).
     """
 
     seed: int = 1
@@ -53,6 +54,9 @@ class SimulatorConfig:
     github_installation_id: int = 4242
     github_app_private_key: str | None = field(default=None, repr=False)
     webhook_timeout: float = 5.0
+    # Least seconds between two GitHub writes (REST POST/PATCH/PUT/DELETE); a write sent
+    # sooner counts as a rate-limit violation. 0 turns the check off.
+    github_write_interval: float = 0.0
     webhook_transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -114,7 +114,7 @@ def _filtered(
             continue
         if since is not None and item.updated < since:
             continue
-        if wanted_labels and not wanted_labels <= {render.LABEL_NAMES[i] for i in item.labels}:
+        if wanted_labels and not wanted_labels <= set(item.label_names):
             continue
         if milestone is not None and not _milestone_matches(item, milestone):
             continue

@@ -80,6 +80,12 @@ class GhIssue:
     closed: int | None
     deleted: bool = False
     item: ProjectItem | None = None
+    # Labels added through the REST API (write-back, people), after the seeded ones.
+    extra_labels: tuple[str, ...] = ()
+
+    @property
+    def label_names(self) -> list[str]:
+        return [LABEL_NAMES[i] for i in self.labels] + list(self.extra_labels)
 
     @property
     def node_id(self) -> str:
@@ -107,6 +113,8 @@ class Repo:
     milestones: list[Milestone] = field(default_factory=list)
     epics: list[int] = field(default_factory=list)
     children: dict[int, list[int]] = field(default_factory=dict)
+    # Labels created through the REST API: name → colour.
+    custom_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:

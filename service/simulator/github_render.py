@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from service.simulator.github_data import (
     LABEL_NAMES,
@@ -68,6 +70,23 @@ def label(base: str, data: GitHubData, repo: Repo, index: int) -> dict[str, Any]
         "color": color,
         "default": name in ("bug", "enhancement", "documentation", "good first issue"),
         "description": description,
+    }
+
+
+def custom_label(base: str, data: GitHubData, repo: Repo, name: str) -> dict[str, Any]:
+    lid = (
+        6_000_000_000
+        + repo.index * 10_000_000
+        + int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+    )
+    return {
+        "id": lid,
+        "node_id": "LA_kwDO" + b64id(lid),
+        "url": f"{base}/repos/{data.org}/{repo.name}/labels/{quote(name, safe='')}",
+        "name": name,
+        "color": repo.custom_labels.get(name, "ededed"),
+        "default": False,
+        "description": None,
     }
 
 
@@ -140,7 +159,8 @@ def issue(base: str, data: GitHubData, issue: GhIssue) -> dict[str, Any]:
         "number": issue.number,
         "title": issue.title,
         "user": user(base, issue.author),
-        "labels": [label(base, data, repo, i) for i in issue.labels],
+        "labels": [label(base, data, repo, i) for i in issue.labels]
+        + [custom_label(base, data, repo, name) for name in issue.extra_labels],
         "state": issue.state,
         "locked": False,
         "assignee": assignee,

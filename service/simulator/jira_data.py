@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.simulator.config import SimulatorConfig
 from service.simulator.words import (
@@ -107,6 +108,14 @@ class JiraIssue:
     resolved: int | None
     status_changed: int
     deleted: bool = False
+    # Labels added through `PUT /issue/{key}`, after the seeded ones.
+    extra_labels: tuple[str, ...] = ()
+    # Issue entity properties set through `PUT /issue/{key}/properties/{name}`.
+    properties: dict[str, Any] | None = None
+
+    @property
+    def label_names(self) -> list[str]:
+        return [JIRA_LABELS[i] for i in self.labels] + list(self.extra_labels)
 
 
 @dataclass

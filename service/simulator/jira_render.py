@@ -18,7 +18,7 @@ from service.simulator.jira_data import (
     JiraData,
     JiraIssue,
 )
-from service.simulator.words import JIRA_COMPONENTS, JIRA_LABELS, JIRA_USERS
+from service.simulator.words import JIRA_COMPONENTS, JIRA_USERS
 
 STORY_POINTS_FIELD = "customfield_10016"
 SPRINT_FIELD = "customfield_10020"
@@ -241,7 +241,7 @@ def _field(
     if name == "parent":
         return _parent(site, api, data, issue.parent) if issue.parent is not None else None
     if name == "labels":
-        return [JIRA_LABELS[i] for i in issue.labels]
+        return issue.label_names
     if name == "components":
         return [
             {

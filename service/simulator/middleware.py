@@ -39,6 +39,9 @@ SECONDARY_MESSAGE = (
 )
 
 
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
 class SimulatedConnectionReset(httpx.RemoteProtocolError):
     """Raised in-process (ASGI transport) where a real server would reset the connection."""
 
@@ -67,6 +70,8 @@ class SimulatorMiddleware:
         budget = state.budget_for(path)
         if state.windows.active(upstream) or (budget is not None and budget.known_empty()):
             state.stats.violation(upstream)
+        if upstream == "github" and scope["method"] in _WRITES and "/graphql" not in path:
+            self._check_write_spacing()
         if state.faults.settings.latency_ms:
             await asyncio.sleep(state.faults.settings.latency_ms / 1000)
         fault, status = state.faults.decide(upstream)
@@ -92,6 +97,16 @@ class SimulatorMiddleware:
             return
         await self.app(scope, receive, observe)
         state.stats.record(endpoint, seen.get("status", "none"))
+
+    def _check_write_spacing(self) -> None:
+        """GitHub asks for writes at least a second apart (`github_write_interval`)."""
+        state = self.state
+        now = state.windows.now()
+        interval = state.config.github_write_interval
+        last = state.last_github_write
+        if interval and last is not None and now - last < interval - 1e-6:
+            state.stats.violation("github_write_spacing")
+        state.last_github_write = now
 
     def _note_retry_after(self, upstream: str, message: Message) -> None:
         headers = {k.lower(): v for k, v in message.get("headers", [])}

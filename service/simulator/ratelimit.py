@@ -71,6 +71,9 @@ class RetryWindows:
     def open(self, upstream: str, seconds: float) -> None:
         self._until[upstream] = max(self._until.get(upstream, 0.0), self._now() + seconds)
 
+    def now(self) -> float:
+        return self._now()
+
     def active(self, upstream: str) -> bool:
         return self._now() < self._until.get(upstream, 0.0)
 

@@ -78,6 +78,7 @@ class SimulatorState:
         self.core = Budget("core", config.rate_limit, config.rate_limit_window)
         self.graphql = Budget("graphql", config.rate_limit, config.rate_limit_window)
         self.windows = RetryWindows()
+        self.last_github_write: float | None = None
         self.stats = Stats()
         self.faults = Faults()
         self.mutation_rng = random.Random(f"mutations:{config.seed}")

@@ -15,6 +15,7 @@ class Stats:
         self.violations: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.webhooks: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()
 
     def record(self, endpoint: str, status: int | str) -> None:
         self.by_endpoint[endpoint][str(status)] += 1
@@ -38,4 +39,5 @@ class Stats:
             "rate_limit_violations_by_upstream": dict(self.violations),
             "faults_injected": dict(self.faults),
             "webhooks": dict(self.webhooks),
+            "writes": dict(self.writes),
         }

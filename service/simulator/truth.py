@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from service.simulator.github_data import (
-    LABEL_NAMES,
     STATUS_IN_PROGRESS,
     GhIssue,
     GitHubData,
     points_of,
 )
 from service.simulator.jira_data import ISSUE_TYPES, JiraData, JiraIssue, status_category
-from service.simulator.words import JIRA_LABELS
 
 
 def github_status_category(issue: GhIssue) -> str:
@@ -53,7 +51,7 @@ def github_row(data: GitHubData, issue: GhIssue) -> dict[str, Any]:
         "parent_key": f"{data.org}/{repo.name}#{issue.parent}"
         if issue.parent is not None
         else None,
-        "labels": sorted(LABEL_NAMES[i] for i in issue.labels),
+        "labels": sorted(issue.label_names),
         "estimate": github_estimate(issue),
         "deleted": issue.deleted,
     }
@@ -69,7 +67,7 @@ def jira_row(data: JiraData, issue: JiraIssue) -> dict[str, Any]:
         "title": issue.summary,
         "status_category": status_category(issue),
         "parent_key": data.key_of(parent) if parent is not None else None,
-        "labels": sorted(JIRA_LABELS[i] for i in issue.labels),
+        "labels": sorted(issue.label_names),
         "estimate": issue.points,
         "deleted": issue.deleted,
     }

@@ -54,10 +54,15 @@ def github_body(state: SimulatorState, change: Change, root: str) -> bytes:
     if "changes" in change.details:
         payload["changes"] = change.details["changes"]
     if "label" in change.details:
-        payload["label"] = gh.label(base, data, repo, change.details["label"])
+        label = change.details["label"]
+        payload["label"] = (
+            gh.custom_label(base, data, repo, label)
+            if isinstance(label, str)
+            else gh.label(base, data, repo, label)
+        )
     payload["repository"] = gh.repository(base, data, repo)
     payload["organization"] = gh.organization(base, data)
-    payload["sender"] = gh.user(base, issue.author)
+    payload["sender"] = change.details.get("sender") or gh.user(base, issue.author)
     return dumps(payload)
 
 
@@ -90,9 +95,14 @@ def jira_body(state: SimulatorState, change: Change, root: str) -> bytes:
         "timestamp": state.clock.now_ms,
         "webhookEvent": change.event,
         "issue_event_type_name": type_name,
-        "user": jr.jira_user(site, "2", issue.reporter, config.jira_time_zone),
+        "user": change.details.get("user")
+        or jr.jira_user(site, "2", issue.reporter, config.jira_time_zone),
         "issue": jr.issue_json(site, data, issue, fields, state.tz, v2=True),
     }
+    if "property" in change.details:
+        # issue_property_set: the property set, beside the issue it belongs to.
+        payload["property"] = change.details["property"]
+        del payload["issue_event_type_name"]
     if change.details.get("items"):
         payload["changelog"] = {
             "id": str(state.clock.now_ms // 1000),

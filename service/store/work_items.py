@@ -165,15 +165,19 @@ async def upsert_work_items(
     touches.cause(session, cause)
     result = UpsertResult()
     batch = _dedupe(items)
+    # Imported here: the rules and write-back read the store, which must not import them eagerly.
+    from service.rules.evaluation import apply_rules_to_items
+    from service.writeback import conflicts
+
+    label_watch = await conflicts.watch(session, source_id, batch)
     for start in range(0, len(batch), _CHUNK):
         chunk = batch[start : start + _CHUNK]
         result.merge(
             await _upsert_chunk(session, source_id, chunk, cause, causes or {}, generation)
         )
-    # Imported here: the rules package reads the store, and the store must not import it eagerly.
-    from service.rules.evaluation import apply_rules_to_items
-
     await apply_rules_to_items(session, source_id, result.changed_ids)
+    if label_watch is not None:
+        await label_watch.settle(session, result.changed_ids, causes or {}, cause)
     return result
 
 
