@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import re
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -20,14 +18,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from schemas.enums import StatusCategory
-from schemas.tables import Change, WebhookDelivery, WorkItem
+from schemas.tables import Change, WebhookDelivery
 from service.app import create_app
 from service.config import Settings
 from service.security import SecretBox
 from service.store.db import Database
 from service.webhooks.worker import run_until_drained, start_inbox_worker
 
+from ..mutations import assert_well_formed
 from .hostile import HostileRequest, corpus
 from .support import (
     add_source,
@@ -57,25 +55,6 @@ async def hostile_client(hostile_app: FastAPI) -> AsyncIterator[httpx.AsyncClien
     transport = httpx.ASGITransport(app=hostile_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-# What a non-text value looks like once stringified: `None`, `True`, `{'a': 1}`, `[None]`.
-STRINGIFIED = re.compile(r"^(None|True|False|\{.*\}|\[.*\])$", re.DOTALL)
-GITHUB_KEY = re.compile(r"^[^/\s#]+/[^/\s#]+#[1-9][0-9]*$")
-
-
-def assert_well_formed(item: WorkItem) -> None:
-    assert isinstance(item.external_id, str) and item.external_id.strip(), item
-    assert isinstance(item.key, str) and item.key.strip(), item
-    assert isinstance(item.title, str), item
-    for text in (item.external_id, item.key, item.title, item.status, *(item.labels or [])):
-        assert not STRINGIFIED.match(text), (item.key, text)
-    if item.url and "github.com" in item.url:
-        assert GITHUB_KEY.match(item.key), item.key
-    assert item.status_category in {c.value for c in StatusCategory}, item
-    assert item.upstream_updated_at is not None, item
-    assert all(isinstance(label, str) for label in item.labels or []), item
-    assert item.estimate is None or math.isfinite(item.estimate), item
 
 
 async def snapshot(db: Database, source_id: int) -> list[tuple[object, ...]]:
