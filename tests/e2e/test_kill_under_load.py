@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +39,25 @@ from .processes import (
 )
 
 RATE = 200  # deliveries a second, open loop
-SECONDS = 7.0
 KILL_AFTER_ACKS = 300
+# After the kill the load goes on until the restarted server has acknowledged this many (and
+# for at least MIN_SECONDS in all), within MAX_SECONDS.
+ACKS_AFTER_RESTART = 200
+MIN_SECONDS, MAX_SECONDS = 5.0, 30.0
 HOOK_ID = "292430182"  # the hook id `github_headers` sends: part of the stored delivery id
 
 
 async def send_open_loop(
-    base_url: str, source_id: int, total: int, outcomes: dict[int, str]
+    base_url: str, source_id: int, keep_going: Callable[[int], bool], outcomes: dict[int, str]
 ) -> float:
-    """Post `total` deliveries at RATE a second, never waiting for answers to send the next;
-    returns the rate actually reached (deliveries started per second)."""
+    """Post deliveries at RATE a second while `keep_going(sent)`, never waiting for answers to
+    send the next; returns the rate actually reached (deliveries started per second)."""
     base = load_github("issues.opened.json")
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=5, limits=limits) as client:
 
         async def one(n: int) -> None:
+            outcomes[n] = "sent"  # so that len(outcomes) is the number sent so far
             body = encode(issue_variant(base, n=n, title=f"load {n}"))
             headers = github_headers(body, "issues", delivery=f"load-{n}", secret=SECRET)
             try:
@@ -65,10 +70,12 @@ async def send_open_loop(
 
         started = time.monotonic()
         tasks = []
-        for n in range(total):
+        n = 0
+        while keep_going(n):
             await asyncio.sleep(max(0.0, started + n / RATE - time.monotonic()))
             tasks.append(asyncio.create_task(one(n)))
-        reached = total / (time.monotonic() - started)
+            n += 1
+        reached = n / (time.monotonic() - started)
         await asyncio.gather(*tasks)
         return reached
 
@@ -111,7 +118,7 @@ async def kill_when_acknowledged(proc: Any, outcomes: dict[int, str], killed_at:
     while sum(o == "202" for o in outcomes.values()) < KILL_AFTER_ACKS:
         assert time.monotonic() < deadline, "the server acknowledged too little to kill"
         await asyncio.sleep(0.005)
-    killed_at.append(len(outcomes))
+    killed_at.append(len(outcomes))  # deliveries sent when the kill came
     await kill_9(proc)
 
 
@@ -123,18 +130,27 @@ async def test_kill_9_under_webhook_load_loses_no_acknowledged_delivery(
     base_url = f"http://127.0.0.1:{port}"
     env = service_env(database_url, secret_key)
     logs = [tmp_path / "serve-1.log", tmp_path / "serve-2.log"]
-    total = int(RATE * SECONDS)
     outcomes: dict[int, str] = {}
     killed_at: list[int] = []
+
+    def keep_going(sent: int) -> bool:
+        if sent < RATE * MIN_SECONDS:
+            return True
+        if not killed_at or sent >= RATE * MAX_SECONDS:
+            return not killed_at and sent < RATE * MAX_SECONDS
+        later = sum(1 for n, o in outcomes.items() if n > killed_at[0] and o == "202")
+        return later < ACKS_AFTER_RESTART
+
     first = start_serve(port, env, logs[0])
     second = None
     try:
         await wait_ready(base_url, first, logs[0])
-        sender = asyncio.create_task(send_open_loop(base_url, source_id, total, outcomes))
+        sender = asyncio.create_task(send_open_loop(base_url, source_id, keep_going, outcomes))
         await kill_when_acknowledged(first, outcomes, killed_at)
         second = start_serve(port, env, logs[1])
         reached = await sender
         await wait_ready(base_url, second, logs[1])
+        total = len(outcomes)
         answered = Counter(outcomes.values())
         acknowledged = {n for n, o in outcomes.items() if o in ("200", "202")}
         retried = await retry_unanswered(base_url, source_id, outcomes)
@@ -145,11 +161,12 @@ async def test_kill_9_under_webhook_load_loses_no_acknowledged_delivery(
                 await stop(proc)
 
     assert first.returncode == -9
-    assert reached > RATE * 0.9, reached
+    # The sender keeps its schedule unless the machine is starved; then the figure says so.
+    assert reached > RATE * 0.75, reached
     assert not [o for o in answered if o.startswith("5")], answered
     assert len(acknowledged) >= KILL_AFTER_ACKS and len(acknowledged) < total, answered
     after_restart = {n for n in acknowledged if n > killed_at[0]}
-    assert after_restart, "the restarted server acknowledged nothing while the load went on"
+    assert len(after_restart) >= ACKS_AFTER_RESTART, "the restarted server took too little load"
     async with db.session(readonly=True) as session:
         rows = (await session.execute(select(WebhookDelivery))).scalars().all()
         causes = Counter((await session.execute(select(col(Change.cause)))).scalars().all())
