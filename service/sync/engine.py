@@ -35,7 +35,7 @@ from service.config import Settings
 from service.logs import redact
 from service.security import SecretBox
 from service.sources import store as sources
-from service.store.db import Database
+from service.store.db import Database, outlasting_outage
 from service.store.work_items import (
     UpsertResult,
     reconcile_live_ids,
@@ -339,20 +339,8 @@ class SyncEngine:
         error: str | None,
         started: float,
     ) -> SyncRun:
-        now = self.clock()
-        async with self.db.session() as session:
-            run = await sync_store.get_run(session, run_id)
-            counters.apply(run)
-            run.status = status.value
-            run.error = error
-            run.finished_at = now
-            source = await session.get(Source, run.source_id)
-            if source is not None:
-                if counters.stats.rate_limit:
-                    source.rate_limit = _rate_limits(counters.stats)
-                if status is RunStatus.succeeded:
-                    source.last_success_at = now
-            await leases.release(session, run.source_id, self.holder)
+        # Recorded even across a database restart: the run must not stay `running`.
+        run = await outlasting_outage(lambda: self._record_outcome(run_id, counters, status, error))
         extra: dict[str, Any] = {"run_id": run_id, "source_id": run.source_id}
         if error:
             logger.warning("sync run %s: %s", status.value, error, extra=extra)
@@ -368,6 +356,25 @@ class SyncEngine:
             items=counters.items(),
             stats=counters.stats if plan else None,
         )
+        return run
+
+    async def _record_outcome(
+        self, run_id: int, counters: RunCounters, status: RunStatus, error: str | None
+    ) -> SyncRun:
+        now = self.clock()
+        async with self.db.session() as session:
+            run = await sync_store.get_run(session, run_id)
+            counters.apply(run)
+            run.status = status.value
+            run.error = error
+            run.finished_at = now
+            source = await session.get(Source, run.source_id)
+            if source is not None:
+                if counters.stats.rate_limit:
+                    source.rate_limit = _rate_limits(counters.stats)
+                if status is RunStatus.succeeded:
+                    source.last_success_at = now
+            await leases.release(session, run.source_id, self.holder)
         return run
 
 
