@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import FatalUpstreamError, Page
+from connectors.base import ConnectorError, FatalUpstreamError, Page
 from connectors.http import HttpExecutor, Reply
 from connectors.pagination import Paginator
 from schemas.work_item import WorkItemIn
@@ -27,8 +27,8 @@ class Stream(ABC):
         context: prefixes error messages (e.g. `repo octo/repo`); defaults to the partition.
 
     Raises (from `pages`): whatever `HttpExecutor.send` raises (`FatalUpstreamError`,
-    `RateLimitedError`, `RetriesExhaustedError`), and `FatalUpstreamError` for a pagination loop
-    or a page body of the wrong shape.
+    `RateLimitedError`, `RetriesExhaustedError`), and `FatalUpstreamError` for a pagination loop,
+    a page body of the wrong shape, or a record `map_record` cannot map.
     """
 
     def __init__(self, executor: HttpExecutor, partition: str, *, context: str | None = None):
@@ -93,7 +93,11 @@ class Stream(ABC):
                 yield Page(self.partition, [], dict(current), not_modified=True, last=True)
                 return
             records = self.parse_records(reply)
-            items = [item for record in records if (item := self.map_record(record)) is not None]
+            items = [
+                item
+                for index, record in enumerate(records)
+                if (item := self._mapped(index, record)) is not None
+            ]
             token = paginator.next_token(reply)
             current = self.next_state(
                 current, reply=reply, records=records, first_page=first_page, last_page=not token
@@ -106,6 +110,17 @@ class Stream(ABC):
             if token is None:
                 return
             first_page = False
+
+    def _mapped(self, index: int, record: dict[str, Any]) -> WorkItemIn | None:
+        """`map_record`, its failure named with the stream and record: a record that cannot be
+        mapped fails the run (its page is not stored) instead of being stored half-read."""
+        try:
+            return self.map_record(record)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+            raise FatalUpstreamError(
+                f"{self.context}: record {index + 1} of the page cannot be mapped: {reason[:300]}"
+            ) from exc
 
 
 def records_list(reply: Reply, key: str | None = None) -> list[dict[str, Any]]:

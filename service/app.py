@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from service.api import problems
 from service.api.observability import ObservabilityMiddleware
+from service.api.openapi_links import add_crud_links
 from service.api.routes import (
     api_keys,
     changes,
@@ -109,4 +111,17 @@ def create_app(
         app.include_router(module.router)
     # Pages at `/`; installed last so that they render the API's problems as error pages.
     install_web(app)
+    _link_openapi(app)
     return app
+
+
+def _link_openapi(app: FastAPI) -> None:
+    """The generated document plus the create → read/update/delete links (openapi_links)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_crud_links(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -31,6 +31,7 @@ _CLOSED_CATEGORY = {
     "not_planned": StatusCategory.cancelled,
     "duplicate": StatusCategory.cancelled,
 }
+_REPO_NAME = re.compile(r"^[^/\s]+/[^/\s]+$")
 _TYPE_KINDS = {"epic": ItemKind.epic, "bug": ItemKind.bug, "task": ItemKind.task}
 
 
@@ -117,10 +118,33 @@ def is_pull_request(issue: Mapping[str, Any]) -> bool:
     return bool(issue.get("pull_request"))
 
 
+def issue_number(issue: Mapping[str, Any]) -> int:
+    """The issue number, refused (ValueError) unless it is a positive integer."""
+    number = issue.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ValueError(f"issue {_shown(issue.get('node_id'))} has no valid number")
+    return number
+
+
 def external_id_for(issue: Mapping[str, Any], repo: str) -> str:
+    """The item's identity; a missing or non-text node id is refused (ValueError), never
+    stringified, so two broken payloads cannot collapse into one item called `None`."""
     if is_pull_request(issue):
-        return f"pr:{project_lookup_key(repo, issue['number'])}"
-    return str(issue["node_id"])
+        return f"pr:{project_lookup_key(checked_repo(repo), issue_number(issue))}"
+    node_id = issue.get("node_id")
+    if not isinstance(node_id, str) or not node_id.strip():
+        raise ValueError(f"issue {_shown(node_id)} has no valid node_id")
+    return node_id
+
+
+def checked_repo(repo: Any) -> str:
+    if not isinstance(repo, str) or not _REPO_NAME.match(repo):
+        raise ValueError(f"repository name {_shown(repo)} is not owner/repo")
+    return repo
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:60]
 
 
 def _kind(issue: Mapping[str, Any], labels: list[str], settings: GitHubSettings) -> str:
@@ -192,7 +216,8 @@ def map_issue(
     """
     repo = repo or repo_from_api_url(issue.get("repository_url"))
     if repo is None:
-        raise ValueError(f"issue {issue.get('node_id')} names no repository")
+        raise ValueError(f"issue {_shown(issue.get('node_id'))} names no repository")
+    repo = checked_repo(repo)
     labels = [label["name"] for label in issue.get("labels") or [] if label.get("name")]
     status, category = _status(issue, labels, settings, project)
     assignee = issue.get("assignee") or next(iter(issue.get("assignees") or []), None)
@@ -202,7 +227,7 @@ def map_issue(
         raise ValueError(f"issue {issue.get('node_id')} has no updated_at")
     return WorkItemIn(
         external_id=external_id_for(issue, repo),
-        key=item_key(repo, issue["number"]),
+        key=item_key(repo, issue_number(issue)),
         kind=_kind(issue, labels, settings),
         title=issue.get("title") or "",
         status=status,

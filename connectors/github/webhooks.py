@@ -17,6 +17,7 @@ from connectors.base import Ignore, Tombstone, Upsert, WebhookInstruction
 from connectors.github.mapping import (
     GitHubSettings,
     external_id_for,
+    issue_number,
     item_key,
     map_issue,
     parse_time,
@@ -32,7 +33,9 @@ def verify_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
     if not secret or not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(f"sha256={expected}", header.strip())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a hostile header).
+    received = header.strip().encode("utf-8", "replace")
+    return hmac.compare_digest(f"sha256={expected}".encode(), received)
 
 
 def delivery_id(headers: Mapping[str, str]) -> str:
@@ -84,7 +87,7 @@ def _issues(
         repo = repo or ""
         return Tombstone(
             external_id=external_id_for(issue, repo),
-            key=item_key(repo, issue["number"]) if repo else None,
+            key=item_key(repo, issue_number(issue)) if repo else None,
             occurred_at=parse_time(issue.get("updated_at")) or datetime.now(UTC),
         )
     return Upsert(map_issue(issue, settings, repo=repo))

@@ -193,13 +193,47 @@ def browse_url(issue: Mapping[str, Any], key: str, config: MappingConfig) -> str
     return f"{site.rstrip('/')}/browse/{key}" if site else None
 
 
-def map_issue(issue: Mapping[str, Any], config: MappingConfig) -> WorkItemIn:
-    """Map one issue. Raises FatalUpstreamError when id, key or `updated` is missing."""
-    fields: Mapping[str, Any] = issue.get("fields") or {}
+def issue_identity(issue: Mapping[str, Any]) -> tuple[str, str | None]:
+    """`(id, key)` of an issue; an id or key that is not text (or a positive number, for the
+    id) is refused with FatalUpstreamError rather than stringified into a bogus identity."""
     issue_id, key = issue.get("id"), issue.get("key")
+    if isinstance(issue_id, int) and not isinstance(issue_id, bool) and issue_id > 0:
+        issue_id = str(issue_id)
+    if not isinstance(issue_id, str) or not issue_id.strip():
+        raise FatalUpstreamError(f"Jira issue {_shown(key)} has no valid id ({_shown(issue_id)})")
+    if key is not None and (not isinstance(key, str) or not key.strip()):
+        raise FatalUpstreamError(f"Jira issue {issue_id} has no valid key ({_shown(key)})")
+    return issue_id, key
+
+
+def _text(value: Any, what: str, key: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FatalUpstreamError(f"Jira issue {key}: {what} is {type(value).__name__}, not text")
+    return value
+
+
+def _labels(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
+        raise FatalUpstreamError(f"Jira issue {key}: labels are not a list of text")
+    return value
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:60]
+
+
+def map_issue(issue: Mapping[str, Any], config: MappingConfig) -> WorkItemIn:
+    """Map one issue. Raises FatalUpstreamError when id, key or `updated` is missing or when
+    a text field (summary, status, labels) holds something else."""
+    fields: Mapping[str, Any] = issue.get("fields") or {}
+    issue_id, key = issue_identity(issue)
     updated = parse_jira_datetime(fields.get("updated"))
-    if not issue_id or not key or updated is None:
-        raise FatalUpstreamError(f"Jira issue {issue_id or key!r} lacks id, key or updated")
+    if not key or updated is None:
+        raise FatalUpstreamError(f"Jira issue {issue_id!r} lacks id, key or updated")
     issuetype: Mapping[str, Any] = fields.get("issuetype") or {}
     assignee: Mapping[str, Any] = fields.get("assignee") or {}
     parent_id, parent_key = _parent(fields, config)
@@ -207,14 +241,14 @@ def map_issue(issue: Mapping[str, Any], config: MappingConfig) -> WorkItemIn:
         external_id=str(issue_id),
         key=str(key),
         kind=item_kind(issuetype),
-        title=str(fields.get("summary") or ""),
-        status=str((fields.get("status") or {}).get("name") or ""),
+        title=_text(fields.get("summary"), "summary", key),
+        status=_text((fields.get("status") or {}).get("name"), "status name", key),
         status_category=status_category(fields, config.cancelled_resolutions),
         parent_external_id=parent_id,
         parent_key=parent_key,
         project=(fields.get("project") or {}).get("key"),
         issue_type=issuetype.get("name"),
-        labels=[str(label) for label in fields.get("labels") or []],
+        labels=_labels(fields.get("labels"), key),
         components=_names(fields.get("components")),
         fix_versions=_names(fields.get("fixVersions")),
         sprint=current_sprint(fields.get(config.sprint_field)) if config.sprint_field else None,
@@ -225,7 +259,7 @@ def map_issue(issue: Mapping[str, Any], config: MappingConfig) -> WorkItemIn:
             if config.story_points_field
             else None
         ),
-        url=browse_url(issue, str(key), config),
+        url=browse_url(issue, key, config),
         upstream_created_at=parse_jira_datetime(fields.get("created")),
         upstream_updated_at=updated,
         resolved_at=parse_jira_datetime(fields.get("resolutiondate")),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Ignore, Tombstone, Upsert, WebhookInstruction
-from connectors.jira.mapping import config_from_settings, map_issue
+from connectors.jira.mapping import config_from_settings, issue_identity, map_issue
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
@@ -31,7 +31,10 @@ def verify_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
     if not sep or method.strip().lower() != "sha256":
         return False
     expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a hostile header).
+    return hmac.compare_digest(
+        expected.encode(), received.strip().lower().encode("utf-8", "replace")
+    )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -81,10 +84,10 @@ def parse_event(
     if not isinstance(issue, Mapping) or not issue.get("id"):
         return Ignore(reason=f"{event} without an issue id")
     if event == _DELETE_EVENT:
-        key = issue.get("key")
+        issue_id, key = issue_identity(issue)
         return Tombstone(
-            external_id=str(issue["id"]),
-            key=str(key) if key else None,
+            external_id=issue_id,
+            key=key,
             occurred_at=_occurred_at(payload),
         )
     return Upsert(item=map_issue(issue, config_from_settings(settings, site_url=site_url)))

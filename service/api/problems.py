@@ -104,11 +104,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
+# 400: a request body that is not JSON at all (FastAPI refuses it before validation).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {
         "model": Problem,
         "description": HTTPStatus(code).phrase,
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    for code in (401, 403, 404, 409, 422)
+    for code in (400, 401, 403, 404, 409, 422)
 }

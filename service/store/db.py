@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +30,32 @@ from sqlalchemy.util import await_only
 
 BEFORE_COMMIT = "before_commit"
 Hook = Callable[[AsyncSession], Awaitable[None]]
+T = TypeVar("T")
+# Errors of a statement, not of the connection: retrying them would only repeat them.
+_STATEMENT_ERRORS = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+
+
+async def outlasting_outage(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    seconds: float = 60.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """`operation()`, tried again while the database is unreachable (restarting, failing over),
+    for up to `seconds`: for a record that must be written, such as how a run ended.
+
+    The pool's pre-ping replaces the dead connections; each try is a new transaction.
+    """
+    deadline = time.monotonic() + seconds
+    wait = 0.5
+    while True:
+        try:
+            return await operation()
+        except (OSError, DBAPIError) as exc:
+            if isinstance(exc, _STATEMENT_ERRORS) or time.monotonic() + wait > deadline:
+                raise
+        await sleep(wait)
+        wait = min(wait * 2, 5.0)
 
 
 def before_commit(session: AsyncSession, name: str, hook: Hook) -> None:
@@ -53,7 +87,17 @@ class Database:
             # For callers that run each request on a fresh event loop (connections are per loop).
             kwargs["poolclass"] = NullPool
         elif self.is_postgres:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # Chosen for a database that restarts or fails over: pre-ping replaces connections
+            # the server dropped (no request fails on a stale one); a connect gives up after
+            # 10 s and a wait for a free connection after 10 s, so a receiver answers 503
+            # (Retry-After) promptly instead of holding senders for the driver's 60 s default.
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=10,
+                connect_args={"timeout": 10},
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.read_engine = self.engine
         if self.is_sqlite:

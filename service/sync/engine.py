@@ -36,7 +36,7 @@ from service.logs import redact
 from service.security import SecretBox
 from service.sources import health
 from service.sources import store as sources
-from service.store.db import Database
+from service.store.db import Database, outlasting_outage
 from service.store.work_items import (
     UpsertResult,
     reconcile_live_ids,
@@ -422,6 +422,28 @@ class SyncEngine:
         error: str | None,
         started: float,
     ) -> SyncRun:
+        # Recorded even across a database restart: the run must not stay `running`.
+        run = await outlasting_outage(lambda: self._record_outcome(run_id, counters, status, error))
+        extra: dict[str, Any] = {"run_id": run_id, "source_id": run.source_id}
+        if error:
+            logger.warning("sync run %s: %s", status.value, error, extra=extra)
+        else:
+            items = {f"items_{k}": v for k, v in counters.items().items()}
+            logger.info("sync run %s", status.value, extra=extra | items)
+        metrics.record_run(
+            kind=plan.kind if plan else "unknown",
+            mode=run.mode,
+            status=status.value,
+            seconds=time.monotonic() - started,
+            source_name=plan.source_name if plan else str(run.source_id),
+            items=counters.items(),
+            stats=counters.stats if plan else None,
+        )
+        return run
+
+    async def _record_outcome(
+        self, run_id: int, counters: RunCounters, status: RunStatus, error: str | None
+    ) -> SyncRun:
         now = self.clock()
         async with self.db.session() as session:
             run = await sync_store.get_run(session, run_id)
@@ -439,21 +461,6 @@ class SyncEngine:
                     threshold = self.settings.webhook_silence_threshold_seconds
                     health.after_poll(source, run_id, changed, now, threshold)
             await leases.release(session, run.source_id, self.holder)
-        extra: dict[str, Any] = {"run_id": run_id, "source_id": run.source_id}
-        if error:
-            logger.warning("sync run %s: %s", status.value, error, extra=extra)
-        else:
-            items = {f"items_{k}": v for k, v in counters.items().items()}
-            logger.info("sync run %s", status.value, extra=extra | items)
-        metrics.record_run(
-            kind=plan.kind if plan else "unknown",
-            mode=run.mode,
-            status=status.value,
-            seconds=time.monotonic() - started,
-            source_name=plan.source_name if plan else str(run.source_id),
-            items=counters.items(),
-            stats=counters.stats if plan else None,
-        )
         return run
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +43,8 @@ from service.webhooks.metrics import DELIVERIES, VERIFICATION_FAILURES
 
 RETRY_AFTER_SECONDS = 5
 REFRESH_AT_MOST_EVERY_SECONDS = 1.0
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_DELIVERY_ID = 300
 _REDACTED = "[redacted]"
 _SECRET_HEADER_WORDS = ("signature", "secret", "token", "authorization", "cookie", "api-key")
@@ -182,7 +186,7 @@ async def receive(
         "signature_valid": True,
         "headers": redact_headers(headers),
         "payload": parsed.payload,
-        "error": reason,
+        "error": _storable(reason) if reason is not None else None,
         "attempts": 0,
         "received_at": utcnow(),
     }
@@ -259,30 +263,44 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
+def _finite_float(token: str) -> float:
+    # `1e999` parses to infinity, which no JSON column can hold (PostgreSQL refuses it).
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {token[:40]} is out of range")
+    return value
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise BadRequest("the body is empty; a delivery is a JSON object")
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object")
-    if b"\\u0000" in body:
-        # PostgreSQL's jsonb cannot hold NUL characters; keep the delivery, lose only the NULs.
-        cleaned: dict[str, Any] = _strip_nul(payload)
+    if b"\\u0000" in body or _SURROGATE_ESCAPE.search(body):
+        # PostgreSQL cannot hold NUL characters or lone UTF-16 surrogates (invalid Unicode):
+        # keep the delivery, lose only those characters (each becomes U+FFFD).
+        cleaned: dict[str, Any] = _clean_text(payload)
         return cleaned
     return payload
 
 
-def _strip_nul(value: Any) -> Any:
+def _clean_text(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_strip_nul(v) for v in value]
+        return [_clean_text(v) for v in value]
     if isinstance(value, dict):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+        return {_clean_text(k): _clean_text(v) for k, v in value.items()}
     return value
+
+
+def _storable(text: str) -> str:
+    """Text the database can keep: a NUL (a header may carry one) becomes U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _bounded_id(raw: str) -> str:
@@ -300,9 +318,9 @@ def _parse_github(headers: Mapping[str, str], payload: dict[str, Any]) -> _Parse
         raise BadRequest("missing X-GitHub-Delivery header")
     action = payload.get("action")
     return _Parsed(
-        delivery_id=_bounded_id(github_webhooks.delivery_id(headers)),
-        event=event[:100],
-        action=str(action)[:100] if action is not None else None,
+        delivery_id=_storable(_bounded_id(github_webhooks.delivery_id(headers))),
+        event=_storable(event[:100]),
+        action=_storable(str(action)[:100]) if action is not None else None,
         payload=payload,
     )
 
@@ -311,7 +329,7 @@ def _parse_jira(headers: Mapping[str, str], body: bytes, payload: dict[str, Any]
     event = payload.get("webhookEvent")
     action = payload.get("issue_event_type_name")
     return _Parsed(
-        delivery_id=_bounded_id(jira_webhooks.delivery_id(headers, body)),
+        delivery_id=_storable(_bounded_id(jira_webhooks.delivery_id(headers, body))),
         event=str(event)[:100] if event else "unknown",
         action=str(action)[:100] if action is not None else None,
         payload=payload,
@@ -370,7 +388,8 @@ def _classify(
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers as stored and shown to admins: signatures, tokens and cookies never kept."""
     return {
-        k.lower(): (_REDACTED if _is_secret(k.lower()) else v[:1000]) for k, v in headers.items()
+        _storable(k.lower()): (_REDACTED if _is_secret(k.lower()) else _storable(v[:1000]))
+        for k, v in headers.items()
     }
 
 

@@ -33,23 +33,29 @@ def upstream(github: FakeGitHub, graphql: FakeGraphQL) -> Iterator[respx.MockRou
         yield router
 
 
+async def create_github_source(
+    db: Database, secret_box: SecretBox, name: str = "gh", **overrides: Any
+) -> int:
+    body = SourceCreate.model_validate(
+        {
+            "kind": "github",
+            "name": name,
+            "base_url": BASE,
+            "credentials": {"token": TOKEN},
+            "scope": {"repos": [REPO]},
+            **overrides,
+        }
+    )
+    async with db.session() as session:
+        source = await sources.create(session, secret_box, body, cause="test")
+        assert source.id is not None
+        return source.id
+
+
 @pytest.fixture
 def make_github_source(db: Database, secret_box: SecretBox) -> Callable[..., Any]:
     async def make(name: str = "gh", **overrides: Any) -> int:
-        body = SourceCreate.model_validate(
-            {
-                "kind": "github",
-                "name": name,
-                "base_url": BASE,
-                "credentials": {"token": TOKEN},
-                "scope": {"repos": [REPO]},
-                **overrides,
-            }
-        )
-        async with db.session() as session:
-            source = await sources.create(session, secret_box, body, cause="test")
-            assert source.id is not None
-            return source.id
+        return await create_github_source(db, secret_box, name, **overrides)
 
     return make
 
