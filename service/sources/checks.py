@@ -16,7 +16,7 @@ from schemas.tables import Source
 from service.errors import ServiceError
 from service.security import SecretBox
 from service.sources import store
-from service.sync.engine import safe_message
+from service.sync.record import safe_message
 
 
 class UpstreamFailure(ServiceError):

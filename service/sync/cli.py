@@ -18,7 +18,7 @@ from service.portfolio import progress as rollup_progress
 from service.security import load_secret_box
 from service.sources import store as sources
 from service.store.db import Database
-from service.sync.engine import RunCounters
+from service.sync.record import RunCounters
 from service.sync.runner import SyncAlreadyRunning, SyncRunner
 
 _PROGRESS = (

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,19 +25,17 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.base import Connector, ConnectorError, ConnectorStats, Page, Sleep
+from connectors.base import Connector, Page, Sleep
 from connectors.registry import build_connector
 from schemas.enums import RunStatus, SourceKind, SyncMode
 from schemas.tables import Source, SyncRun
 from schemas.types import utcnow
 from service.config import Settings
-from service.logs import redact
 from service.security import SecretBox
 from service.sources import health
 from service.sources import store as sources
 from service.store.db import Database, outlasting_outage
 from service.store.work_items import (
-    UpsertResult,
     reconcile_live_ids,
     refresh_statistics,
     sweep_candidates,
@@ -47,6 +44,13 @@ from service.store.work_items import (
 )
 from service.sync import leases, metrics
 from service.sync import store as sync_store
+from service.sync.pages import (
+    checkpoint,
+    raise_failed_scopes,
+    read_ahead,
+    scope_of,
+)
+from service.sync.record import RunCounters, rate_limits, safe_message
 
 logger = logging.getLogger(__name__)
 
@@ -61,54 +65,6 @@ PageHook = Callable[[int, Page, "RunCounters"], Awaitable[None]]
 
 class LeaseLost(Exception):
     """Another holder took the lease (ours expired): this run must stop writing."""
-
-
-@dataclass
-class ReadAhead:
-    """The page being fetched ahead of the one being stored (see `read_ahead`)."""
-
-    pending: asyncio.Task[Page] | None = None
-
-    def held(self) -> int:
-        """1 when a page was fetched (and counted in `ConnectorStats.pages`) but not stored."""
-        task = self.pending
-        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
-            return 0
-        return 0 if task.result().not_modified else 1
-
-
-@dataclass
-class RunCounters:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    stats: ConnectorStats = field(default_factory=ConnectorStats)
-    ahead: ReadAhead = field(default_factory=ReadAhead)
-
-    def add(self, result: UpsertResult) -> None:
-        self.created += result.created
-        self.updated += result.updated + result.restored
-        self.unchanged += result.unchanged + result.stale
-
-    def items(self) -> dict[str, int]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-        }
-
-    def apply(self, run: SyncRun) -> None:
-        run.items_created = self.created
-        run.items_updated = self.updated
-        run.items_unchanged = self.unchanged
-        run.items_deleted = self.deleted
-        run.requests = self.stats.requests
-        # Pages stored, not fetched: the page read ahead counts once it is stored.
-        run.pages = self.stats.pages - self.ahead.held()
-        run.retries = self.stats.retries
-        run.rate_limit_wait_seconds = round(self.stats.rate_limit_wait_seconds, 3)
 
 
 @dataclass
@@ -130,22 +86,6 @@ class _Plan:
     generation: int | None = None
     generation_began: datetime | None = None
     scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-class ScopesFailed(ConnectorError):
-    """Some partitions could not be read: their items were left as they are."""
-
-
-def safe_message(exc: BaseException, secrets: list[str]) -> str:
-    """A message fit for the run record and the log: connector messages as they are (they are
-    written to be shown), anything else with its type; known secret values are blanked."""
-    text = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-    for secret in secrets:
-        if secret:
-            # Whole values only: a short secret must not blank letters inside ordinary words.
-            pattern = rf"(?<![A-Za-z0-9_\-.]){re.escape(secret)}(?![A-Za-z0-9_\-.])"
-            text = re.sub(pattern, "***", text)
-    return redact(text)[:2000]
 
 
 class SyncEngine:
@@ -297,7 +237,7 @@ class SyncEngine:
                 await self._store_pages(run_id, plan, pages, counters)
         if plan.generation is not None:
             await self._sweep_generation(run_id, plan, connector, counters)
-        _raise_failed_scopes(plan.scopes, swept=plan.generation is not None)
+        raise_failed_scopes(plan.scopes, swept=plan.generation is not None)
         if plan.reconcile:
             # Only after a sweep that finished: a partial id list would tombstone live items.
             live = await connector.live_external_ids()
@@ -356,7 +296,7 @@ class SyncEngine:
                 async with self.db.session() as session:
                     await self._record(session, run_id, counters, plan.scopes)
                 continue
-            state = await _checkpoint(page, counters.ahead)
+            state = await checkpoint(page, counters.ahead)
             async with self.db.session() as session:
                 await self._renew(session, plan.source_id)
                 result = await upsert_work_items(
@@ -454,7 +394,7 @@ class SyncEngine:
             source = await session.get(Source, run.source_id)
             if source is not None:
                 if counters.stats.rate_limit:
-                    source.rate_limit = _rate_limits(counters.stats)
+                    source.rate_limit = rate_limits(counters.stats)
                 if status is RunStatus.succeeded:
                     source.last_success_at = now
                     changed = counters.created + counters.updated
@@ -462,75 +402,3 @@ class SyncEngine:
                     health.after_poll(source, run_id, changed, now, threshold)
             await leases.release(session, run.source_id, self.holder)
         return run
-
-
-def _raise_failed_scopes(scopes: dict[str, dict[str, Any]], *, swept: bool) -> None:
-    failed = [o for o in scopes.values() if o.get("status") == "failed"]
-    if not failed:
-        return
-    total = sum(1 for o in scopes.values() if "status" in o)
-    reasons = "; ".join(str(o.get("error")) for o in failed)
-    what = "were not swept" if swept else "were skipped"
-    raise ScopesFailed(f"{len(failed)} of {total} scopes could not be read and {what}: {reasons}")
-
-
-def scope_of(partition: str) -> str:
-    """The scope a partition reads (`issues:octo/repo` → `octo/repo`, the items' `project`)."""
-    return partition.partition(":")[2] or partition
-
-
-async def _checkpoint(page: Page, ahead: ReadAhead) -> dict[str, Any]:
-    """The page's checkpoint, refined by the next page of its partition when the stream can (the
-    next page is being fetched already; waiting for it costs nothing the loop would not wait)."""
-    task = ahead.pending
-    if page.refine is None or page.last or task is None:
-        return page.state
-    await asyncio.wait([task])
-    if task.cancelled() or task.exception() is not None:
-        return page.state
-    following = task.result()
-    if following.stream != page.stream or following.failed is not None:
-        return page.state
-    return page.refine(following)
-
-
-async def read_ahead(
-    pages: AsyncIterator[Page], ahead: ReadAhead | None = None
-) -> AsyncGenerator[Page, None]:
-    """Yield `pages` in order, fetching the next page while the caller handles the current one.
-
-    `ahead` (if given) tracks the page in flight, so counters can leave it out until it is used.
-    """
-    ahead = ahead if ahead is not None else ReadAhead()
-
-    async def fetch() -> Page:
-        return await anext(pages)
-
-    pending = ahead.pending = asyncio.ensure_future(fetch())
-    try:
-        while True:
-            try:
-                page = await pending
-            except StopAsyncIteration:
-                return
-            pending = ahead.pending = asyncio.ensure_future(fetch())
-            yield page
-    finally:
-        pending.cancel()
-        await asyncio.wait([pending])
-        if not pending.cancelled():
-            pending.exception()  # retrieved: an error after the caller stopped is not news
-        aclose = getattr(pages, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-def _rate_limits(stats: ConnectorStats) -> dict[str, Any]:
-    return {
-        resource: {
-            "limit": info.limit,
-            "remaining": info.remaining,
-            "reset_at": info.reset_at.isoformat() if info.reset_at else None,
-        }
-        for resource, info in stats.rate_limit.items()
-    }

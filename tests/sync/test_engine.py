@@ -6,7 +6,7 @@ from connectors.base import Page
 from schemas.enums import RunStatus, SyncMode
 from schemas.types import utcnow
 from service.store.db import Database
-from service.sync.engine import RunCounters
+from service.sync.record import RunCounters
 from service.sync.runner import SyncRunner
 
 from .fakes import START, FakeGitHub, FakeGraphQL

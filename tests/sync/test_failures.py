@@ -10,7 +10,7 @@ from schemas.enums import RunStatus, SyncMode
 from schemas.tables import Source
 from service.api.observability import REGISTRY
 from service.store.db import Database
-from service.sync.engine import RunCounters
+from service.sync.record import RunCounters
 from service.sync.runner import SyncRunner
 
 from .fakes import BASE, START, TOKEN

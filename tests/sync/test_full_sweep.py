@@ -185,7 +185,7 @@ async def test_a_resumed_run_lists_from_the_start_the_scopes_the_killed_run_had_
 ) -> None:
     from connectors.base import Page
     from schemas.types import utcnow
-    from service.sync.engine import RunCounters
+    from service.sync.record import RunCounters
 
     add_items(github, 250)
     other = FakeGitHub(0)

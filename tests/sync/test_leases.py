@@ -12,7 +12,7 @@ from service.config import Settings
 from service.security import SecretBox
 from service.store.db import Database
 from service.sync import leases
-from service.sync.engine import RunCounters
+from service.sync.record import RunCounters
 from service.sync.runner import SyncAlreadyRunning, SyncRunner
 
 from .fakes import FakeGitHub

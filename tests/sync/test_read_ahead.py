@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connectors.base import Page
-from service.sync.engine import ReadAhead, read_ahead
+from service.sync.pages import ReadAhead, read_ahead
 
 
 class Upstream:

@@ -1,7 +1,7 @@
 """Run error messages: secret values are blanked as whole values, ordinary words stay readable."""
 
 from connectors.base import FatalUpstreamError
-from service.sync.engine import safe_message
+from service.sync.record import safe_message
 
 
 def test_whole_secret_values_are_blanked() -> None:
