@@ -46,6 +46,8 @@ _LOOKUP_COLUMNS = (
     "deleted_at",
 )
 _CHUNK = 500
+# Tables a sync's pages fill beside `work_item` (see `refresh_statistics`).
+_GROWING_WITH_ITEMS = ("work_item_link", "membership_anchor", "membership_tally")
 WORK_ITEM: Table = WorkItem.__table__  # type: ignore[attr-defined]
 
 
@@ -499,12 +501,15 @@ async def refresh_statistics(session: AsyncSession) -> None:
 
     A bulk load outgrows them fast (a table never analyzed looks nearly empty, a new source's
     id looks rare), and the planner then scans every row of the source for each page instead
-    of probing the unique index; autovacuum catches up only a minute or more later.
+    of probing the unique index; autovacuum catches up only a minute or more later. The tables
+    the same pages fill through the rules and rollups (links, membership anchors and tallies)
+    grow with them and are probed by item id on every page: they are refreshed too.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
     columns = ", ".join(("id", *_LOOKUP_COLUMNS))
     await session.execute(text(f"ANALYZE work_item ({columns})"))
+    await session.execute(text(f"ANALYZE {', '.join(_GROWING_WITH_ITEMS)}"))
 
 
 async def count_for_source(session: AsyncSession, source_id: int) -> int:
