@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(
         default=True, description="Run the poll scheduler and background workers in `serve`."
     )
+    scheduler_tick_seconds: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=300,
+        description="How often the poll scheduler looks for due sources (in `serve` and `worker`).",
+    )
     sqlite_busy_timeout_ms: int = 5000
     reconcile_interval_seconds: int = Field(
         default=86400, description="Delete sweep per source (reconcile) at most this often."

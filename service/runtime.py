@@ -31,7 +31,9 @@ def sync_runner(app: FastAPI) -> SyncRunner:
 
 async def start_sync_scheduler(app: FastAPI) -> Stop:
     runner = sync_runner(app)
-    scheduler = SyncScheduler(app.state.db, runner)
+    scheduler = SyncScheduler(
+        app.state.db, runner, tick_seconds=app.state.settings.scheduler_tick_seconds
+    )
     scheduler.start()
     app.state.sync_scheduler = scheduler
 

@@ -41,6 +41,7 @@ class SyncScheduler:
         self.clock = clock
         self.rng = rng or random.Random()
         self._jitter: dict[int, float] = {}
+        self.ticks = 0
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     def jitter(self, source_id: int, interval: int) -> timedelta:
@@ -61,6 +62,7 @@ class SyncScheduler:
 
     async def tick(self) -> list[int]:
         """Start every due source's incremental sync; returns the run ids started."""
+        self.ticks += 1
         started: list[int] = []
         for source_id in await self.due_sources():
             try:
@@ -92,3 +94,4 @@ class SyncScheduler:
             self.scheduler.shutdown(wait=False)
             # AsyncIOScheduler stops on the loop's next turn.
             await asyncio.sleep(0)
+        logger.info("poll scheduler stopped", extra={"scheduler_ticks": self.ticks})
