@@ -16,6 +16,8 @@ import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Sleep
 from connectors.github.client import GitHubClient, token_of
+from connectors.github.project_writes import ProjectFieldWriter
+from connectors.github.projects import ProjectRef
 from connectors.http import RateLimitPolicy, RetryPolicy, utc_now
 from connectors.writes import DEFAULT_MIN_WRITE_INTERVAL_SECONDS, WritePacer
 
@@ -56,6 +58,7 @@ class GitHubLabelWriter:
             limits=RateLimitPolicy(max_wait_seconds=max_wait_seconds),
         )
         self.pacer = WritePacer(token, min_interval=min_interval, clock=clock, sleep=sleep)
+        self.projects = ProjectFieldWriter(self.client, self.pacer)
 
     def __repr__(self) -> str:
         return f"GitHubLabelWriter({self.client.base_url!r})"
@@ -87,6 +90,13 @@ class GitHubLabelWriter:
             await self._write(
                 "POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": [name]}
             )
+
+    async def set_project_field(
+        self, key: str, project: ProjectRef, field: str, value: str | None
+    ) -> bool:
+        """Set (or, with None, clear) the Projects v2 field `field` of `key`'s item; False
+        when the issue is not on the project (nothing to write)."""
+        return await self.projects.write(project, field, key, value)
 
     async def aclose(self) -> None:
         await self.client.aclose()

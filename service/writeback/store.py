@@ -20,6 +20,7 @@ from service.store.changes import append_change
 from service.store.pagination import paginate
 from service.writeback import guard, outbox
 from service.writeback.desired import (
+    PROJECT_FIELD,
     PROPERTY,
     ItemState,
     config_of,
@@ -37,6 +38,28 @@ async def _source(session: AsyncSession, source_id: int) -> Source:
     return source
 
 
+def _check_project_field(source: Source, config: WriteBackConfig) -> None:
+    """GitHub only, and never a field the sync reads (Status sets status categories, which
+    rules can test: writing it could loop)."""
+    target = config.project_field
+    if target is None:
+        return
+    problem = None
+    if source.kind != "github":
+        problem = "Projects v2 fields exist on GitHub sources only"
+    elif target.field.casefold() in {"status", *_read_fields(source)}:
+        problem = f"{target.field!r} is read by the sync; choose a field of its own"
+    if problem:
+        raise Unprocessable(
+            f"project_field: {problem}",
+            errors=[{"loc": ["body", "project_field"], "msg": problem, "type": "value_error"}],
+        )
+
+
+def _read_fields(source: Source) -> set[str]:
+    return {str((source.settings or {}).get("project_estimate_field") or "Estimate").casefold()}
+
+
 async def get_config(session: AsyncSession, source_id: int) -> WriteBackConfig:
     return config_of(await _source(session, source_id))
 
@@ -51,6 +74,7 @@ async def put_config(
             "jira_property: entity properties exist on Jira sources only",
             errors=[{"loc": ["body", "jira_property"], "msg": "Jira only", "type": "value_error"}],
         )
+    _check_project_field(source, config)
     await guard.check_config(session, config)
     before = config_of(source)
     source.write_back = config.model_dump(mode="json")
@@ -93,10 +117,11 @@ async def preview(session: AsyncSession, source_id: int) -> WriteBackPreview:
             if row is not None and row.status == CONFLICT:
                 continue  # left as a person set it (store_wins, removed twice)
             written, owned = (row.written, row.owned) if row is not None else ([], [])
-            if field_name == PROPERTY:
-                if sorted(written) != state.desired:
-                    # The property is set whole: the new value, and the one it replaces.
-                    items.append(_item(state, field_name, state.desired, sorted(written)))
+            if field_name in (PROPERTY, PROJECT_FIELD):
+                desired = state.desired_for(field_name)
+                if sorted(written) != desired:
+                    # Set whole: the new value, and the one it replaces.
+                    items.append(_item(state, field_name, desired, sorted(written)))
                 continue
             plan = plan_labels(state.desired, written, owned, state.upstream)
             if plan.writes:

@@ -22,6 +22,8 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
 from connectors.base import Clock, ConnectorError, Sleep
+from connectors.github.projects import ProjectRef
+from connectors.github.writes import GitHubLabelWriter
 from connectors.http import utc_now
 from connectors.jira.writes import JiraLabelWriter
 from connectors.registry import build_label_writer
@@ -36,6 +38,7 @@ from service.sync import leases
 from service.sync.runner import holder_id
 from service.webhooks.worker import backoff
 from service.writeback.desired import (
+    PROJECT_FIELD,
     PROPERTY,
     PROPERTY_KEY,
     LabelPlan,
@@ -192,6 +195,8 @@ class WriteBackWorker:
         assert source.id is not None
         if item.field == PROPERTY:
             return await self._write_property(writer, config, item)
+        if item.field == PROJECT_FIELD:
+            return await self._write_project_field(writer, config, item)
         plan, logs = item.plan, []
         after = sorted((set(item.upstream) - set(plan.remove)) | set(plan.add))
         where = item.key.rpartition("#")[0] or source.base_url
@@ -228,6 +233,26 @@ class WriteBackWorker:
         WRITES.labels(str(item.source_id), "set", log["status"]).inc()
         return [log], error
 
+    async def _write_project_field(
+        self, writer: LabelWriter, config: WriteBackConfig, item: _Due
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        target = config.project_field
+        if target is None or not isinstance(writer, GitHubLabelWriter):
+            return [], None  # settings refuse it outside GitHub; nothing to write there
+        ref = ProjectRef(target.owner, target.owner_type, target.number)
+        value = item.desired[0] if item.desired else None
+        error = None
+        try:
+            if not await writer.set_project_field(item.key, ref, target.field, value):
+                return [], None  # not an item of the project: it has no such field
+        except ConnectorError as exc:
+            error = str(exc)[:2000]
+        operation = "set" if value is not None else "clear"
+        shown = value if value is not None else (item.written or [""])[0]
+        log = _log(operation, shown[:300], item.written, item.desired, error)
+        WRITES.labels(str(item.source_id), operation, log["status"]).inc()
+        return [log], error
+
     async def _record(self, item: _Due, logs: list[dict[str, Any]], error: str | None) -> None:
         async with self.db.session() as session:
             state = await session.get(WriteBackState, item.state_id)
@@ -247,7 +272,7 @@ class WriteBackWorker:
                 state.attempts += 1
                 state.status, state.error = FAILED, error
                 state.next_attempt_at = self.clock() + backoff(state.attempts)
-            elif item.field == PROPERTY:
+            elif item.field in (PROPERTY, PROJECT_FIELD):
                 state.written, state.owned = list(item.desired), list(item.desired)
             else:
                 plan = item.plan

@@ -5,32 +5,20 @@ import pytest
 import respx
 
 from connectors.testing import FakeTime
-from schemas.tables import Source
 from service.security import SecretBox
 from service.store.db import Database
 from service.writeback.worker import WriteBackWorker
 from tests.factories import item
 from tests.rules.support import initiative, rule, upsert
 
-from .support import enable, outbox, path
+from .support import add_source, enable, outbox, path
 
 TOKEN = "ghp_apiWorkerToken0123456789"
 GH = "https://api.github.com"
 
 
 async def github_source(db: Database, box: SecretBox) -> int:
-    async with db.session() as session:
-        source = Source(
-            kind="github",
-            name="gh",
-            base_url=GH,
-            credentials_encrypted=box.encrypt_json({"token": TOKEN}),
-            scope={"repos": ["octo/repo"]},
-        )
-        session.add(source)
-        await session.flush()
-        assert source.id is not None
-        return source.id
+    return await add_source(db, box, "github", GH, {"token": TOKEN}, repos=["octo/repo"])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,182 @@
+"""End to end: the initiative written into a GitHub Projects v2 field beside the labels, on both
+database backends. The simulator counts every mutation; its `projects_v2_item` echoes are
+ignored events that change no link and cause no write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.config import Settings
+from service.security import SecretBox
+from service.store.db import Database
+
+from .write_back_support import Wiring, wired
+
+ITEMS = 60
+MOVED = 20
+CHECKOUT, SEARCH = "Checkout revamp", "Search quality"  # options of the simulator's field
+PROJECT_ITEMS = """
+query($after: String) {
+  organization(login: "acme") {
+    projectV2(number: 1) {
+      items(first: 100, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          content { ... on Issue { number repository { nameWithOwner } }
+                    ... on PullRequest { number repository { nameWithOwner } } }
+          fieldValues(first: 30) {
+            nodes { ... on ProjectV2ItemFieldSingleSelectValue { name field { name } } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+async def _board(w: Wiring) -> dict[str, str | None]:
+    """The `Initiative` value of every issue on the simulator's project, by key."""
+    found: dict[str, str | None] = {}
+    after = None
+    while True:
+        answer = await w.sim.post(
+            "/github/graphql",
+            json={"query": PROJECT_ITEMS, "variables": {"after": after}},
+            headers={"authorization": "bearer ghp_e2eWriteBackToken0123456789"},
+        )
+        items = answer.json()["data"]["organization"]["projectV2"]["items"]
+        for node in items["nodes"]:
+            content = node["content"]
+            key = f"{content['repository']['nameWithOwner']}#{content['number']}"
+            values = [v for v in node["fieldValues"]["nodes"] if v.get("field")]
+            found[key] = next(
+                (v["name"] for v in values if v["field"]["name"] == "Initiative"), None
+            )
+        if not items["pageInfo"]["hasNextPage"]:
+            return found
+        after = items["pageInfo"]["endCursor"]
+
+
+async def _rule(w: Wiring, name: str, priority: int, target: int, **conditions: Any) -> int:
+    created = await w.api.post(
+        "/api/v1/admin/mapping-rules",
+        json={
+            "name": name,
+            "priority": priority,
+            "conditions": {"source_id": w.source_id, **conditions},
+            "target": {"initiative_id": target},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+async def test_project_field_follows_the_initiative(
+    db: Database, service_settings: Settings, box: SecretBox, admin_headers: dict[str, str]
+) -> None:
+    async with wired("github", db, service_settings, box, admin_headers, items=ITEMS) as w:
+        api, sid = w.api, w.source_id
+        ids = {}
+        for title in (CHECKOUT, SEARCH):
+            ids[title] = (await api.post("/api/v1/initiatives", json={"title": title})).json()["id"]
+        truth = await w.truth()
+        board = await _board(w)
+        on_board = {k for k in truth if k.casefold() in {b.casefold() for b in board}}
+        assert 0 < len(on_board) < ITEMS and set(board.values()) == {None}
+        movers = sorted(k for k, r in truth.items() if r["kind"] != "pull_request")[:MOVED]
+        for key in movers:
+            await w.sim.post("/_sim/labels", json={"key": key, "add": ["team:move"], "actor": "x"})
+        assert await w.drain_inbox() == MOVED
+        rule_b = await _rule(w, "movers", 10, ids[CHECKOUT], labels_any=["team:move"])
+        await _rule(w, "everything", 20, ids[CHECKOUT])
+
+        config = {
+            "enabled": True,
+            "project_field": {"owner": "acme", "number": 1, "field": "Initiative"},
+        }
+        on = await api.put(f"/api/v1/admin/sources/{sid}/write-back", json=config)
+        assert on.status_code == 200, on.text
+        preview = (await api.get(f"/api/v1/admin/sources/{sid}/write-back/preview")).json()
+        fields = [i for i in preview["items"] if i["field"] == "project_field"]
+        # The preview does not read the board: every linked item, on the project or not.
+        assert len(fields) == ITEMS and {tuple(i["add"]) for i in fields} == {(CHECKOUT,)}
+        before = await w.writes()
+        requests = (await w.sim_stats())["requests_by_upstream"].get("github", 0)
+        first = await w.write()
+        written = _delta(before, await w.writes())
+        repos = len({k.split("#")[0] for k in truth})
+        assert written == {
+            "github:label_created": repos,
+            "github:label_added": ITEMS,
+            "github:project_field_set": len(on_board),
+        }
+        assert (first.writes, first.failed) == (repos + ITEMS + len(on_board), 0)
+        # Requests: the label writes, one mutation per item on the board, and the lookup once
+        # per pass (one fields query, one page of items). 120 outbox rows (labels and field
+        # of 60 items) are two passes of 100.
+        passes = -(-2 * ITEMS // w.worker.batch)
+        assert passes == 2
+        sent = (await w.sim_stats())["requests_by_upstream"]["github"] - requests
+        assert sent == repos + ITEMS + len(on_board) + 2 * passes
+        board = await _board(w)
+        assert set(board.values()) == {CHECKOUT} and len(board) == len(on_board)
+
+        # Echoes: label events upsert; project item events are ignored on receipt (never
+        # queued); nothing moves or writes.
+        links = await w.link_changes()
+        assert await w.drain_inbox() == ITEMS
+        ignored = await api.get(
+            "/api/v1/admin/webhook-deliveries",
+            params={"status": "ignored", "event": "projects_v2_item", "limit": 100},
+        )
+        assert len(ignored.json()["items"]) == len(on_board)
+        assert await w.link_changes() == links
+        assert (await w.write()).writes == 0
+
+        # Moving the movers writes the moved items on the board, and only them.
+        before = await w.writes()
+        moved = await api.patch(
+            f"/api/v1/admin/mapping-rules/{rule_b}", json={"target": {"initiative_id": ids[SEARCH]}}
+        )
+        assert moved.status_code == 200, moved.text
+        second = await w.write()
+        moved_on_board = {k for k in movers if k in on_board}
+        assert second.failed == 0
+        assert _delta(before, await w.writes())["github:project_field_set"] == len(moved_on_board)
+        board = {k.casefold(): v for k, v in (await _board(w)).items()}
+        assert {k for k in on_board if board[k.casefold()] == SEARCH} == moved_on_board
+        assert (await w.write()).writes == 0
+
+        # A title with no option is a failed write with a clear error; no option is created.
+        await api.patch(f"/api/v1/initiatives/{ids[SEARCH]}", json={"title": "Not an option"})
+        before = await w.writes()
+        third = await w.write()
+        assert _delta(before, await w.writes()).get("github:project_field_set", 0) == 0
+        failed = (
+            await api.get(
+                "/api/v1/admin/write-back/writes",
+                params={"source_id": sid, "status": "failed", "limit": 100},
+            )
+        ).json()["items"]
+        # (Retried within the pass once its 5 s backoff has passed on the paced clock.)
+        assert third.failed == len(failed) >= len(moved_on_board)
+        assert {r["item_key"] for r in failed} == moved_on_board
+        assert {r["field"] for r in failed} == {"project_field"}
+        assert all("has no option 'Not an option'" in r["error"] for r in failed)
+        board = {k.casefold(): v for k, v in (await _board(w)).items()}
+        assert {k for k in on_board if board[k.casefold()] == SEARCH} == moved_on_board
+
+        # Items left without an initiative are cleared, one mutation each.
+        before = await w.writes()
+        assert (await api.delete(f"/api/v1/initiatives/{ids[CHECKOUT]}")).status_code == 204
+        await w.write()
+        cleared = _delta(before, await w.writes())
+        assert cleared["github:project_field_cleared"] == len(on_board) - len(moved_on_board)
+        assert "github:project_field_set" not in cleared
+        board = {k.casefold(): v for k, v in (await _board(w)).items()}
+        assert {k for k in on_board if board[k.casefold()] is not None} == moved_on_board

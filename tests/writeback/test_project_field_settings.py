@@ -1,0 +1,52 @@
+"""Projects v2 field write-back settings: GitHub only, never a field the sync reads."""
+
+import pytest
+
+from service.security import SecretBox
+from service.store.db import Database
+
+from .support import add_source, path
+from .test_api_and_worker import github_source
+
+TARGET = {"owner": "acme", "number": 1, "field": "Initiative"}
+
+
+async def jira_source(db: Database, box: SecretBox) -> int:
+    credentials = {"email": "a@b.c", "api_token": "t0123456"}
+    return await add_source(
+        db, box, "jira", "https://example.atlassian.net", credentials, projects=["PLAT"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ({**TARGET, "field": "Status"}, "read by the sync"),
+        ({**TARGET, "field": "estimate"}, "read by the sync"),
+        ({"owner": "acme", "field": "Initiative"}, "number"),
+        ({**TARGET, "owner_type": "team"}, "owner_type"),
+    ],
+)
+async def test_refused_project_fields_change_nothing(
+    db, client, admin_headers, secret_box, target, message
+) -> None:
+    source = await github_source(db, secret_box)
+    body = {"enabled": True, "project_field": target}
+    response = await client.put(path(source), json=body, headers=admin_headers)
+    assert response.status_code == 422 and message in response.text
+    assert (await client.get(path(source), headers=admin_headers)).json()["enabled"] is False
+
+
+async def test_project_field_is_github_only_and_stored(
+    db, client, admin_headers, secret_box
+) -> None:
+    jira = await jira_source(db, secret_box)
+    body = {"enabled": True, "project_field": TARGET}
+    refused = await client.put(path(jira), json=body, headers=admin_headers)
+    assert refused.status_code == 422 and "GitHub sources only" in refused.text
+
+    source = await github_source(db, secret_box)
+    stored = await client.put(path(source), json=body, headers=admin_headers)
+    assert stored.status_code == 200, stored.text
+    read = (await client.get(path(source), headers=admin_headers)).json()
+    assert read["project_field"] == {**TARGET, "owner_type": "organization"}
