@@ -48,6 +48,11 @@ class WriteBackConfig(BaseModel):
         description="Jira only: also set the issue entity property `portfolio` to "
         '`{"initiatives": [slugs], "key_results": [slugs], "by": "portfolio-sync"}`.',
     )
+    jira_custom_field: Annotated[str, Field(pattern=r"^customfield_[0-9]{1,12}$")] | None = Field(
+        default=None,
+        description="Jira only: also set this custom field (a text or select field of the site, "
+        "as the source's discovery lists it) to each item's initiative title.",
+    )
     project_field: ProjectFieldTarget | None = Field(
         default=None,
         description="GitHub only: also set this Projects v2 field of each item to its "

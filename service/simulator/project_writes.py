@@ -19,16 +19,14 @@ from service.simulator.github_data import ProjectItem, b64id
 from service.simulator.label_writes import BOT_LOGIN, _sender
 from service.simulator.mutations import Change
 from service.simulator.state import SimulatorState
+from service.simulator.words import INITIATIVE_TITLES
 
 PROJECT_NUMBER = 1
 INITIATIVE_FIELD = ("PVTSSF_initiative", "Initiative")
 NOTE_FIELD = ("PVTF_initiative_note", "Initiative note")
-# Option names of the `Initiative` single-select field (titles the store can use).
+# Options of the `Initiative` single-select field (titles the store can use).
 INITIATIVE_OPTIONS = [
-    ("Checkout revamp", "opt_init_checkout"),
-    ("Search quality", "opt_init_search"),
-    ("Platform reliability", "opt_init_platform"),
-    ("Mobile launch", "opt_init_mobile"),
+    (title, "opt_init_" + title.split()[0].lower()) for title in INITIATIVE_TITLES
 ]
 _MUTATION = re.compile(r"^\s*mutation\b")
 _OPERATIONS = ("updateProjectV2ItemFieldValue", "clearProjectV2ItemFieldValue")

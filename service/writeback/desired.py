@@ -23,6 +23,8 @@ FIELD = "labels"
 PROPERTY = "property"  # Jira issue entity property `portfolio`
 PROPERTY_KEY = "portfolio"
 PROJECT_FIELD = "project_field"  # GitHub Projects v2 field: the initiative's title
+CUSTOM_FIELD = "custom_field"  # Jira custom field (text or select): the initiative's title
+TITLE_FIELDS = (PROJECT_FIELD, CUSTOM_FIELD)  # one value, set whole
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
 ANCHOR: Table = MembershipAnchor.__table__  # type: ignore[attr-defined]
@@ -34,6 +36,14 @@ def slug(title: str, target_id: int) -> str:
     """`Checkout revamp!` → `checkout-revamp` (the id when nothing is left)."""
     text = _NOT_SLUG.sub("-", title.lower()).strip("-")[:60].rstrip("-")
     return text or str(target_id)
+
+
+def custom_field_type(source: Source, field_id: str) -> str | None:
+    """`text` or `select` for a writable custom field the source's discovery found."""
+    for found in (source.discovered or {}).get("writable_fields") or []:
+        if isinstance(found, dict) and found.get("id") == field_id:
+            return str(found.get("type"))
+    return None
 
 
 def config_of(source: Source) -> WriteBackConfig:
@@ -69,7 +79,7 @@ class ItemState:
     title: str | None = None
 
     def desired_for(self, field_name: str) -> list[str]:
-        if field_name == PROJECT_FIELD:
+        if field_name in TITLE_FIELDS:
             return [] if self.deleted or self.title is None else [self.title]
         return self.desired
 
@@ -185,6 +195,8 @@ def fields_of(config: WriteBackConfig) -> list[str]:
         found.append(PROPERTY)
     if config.project_field is not None:
         found.append(PROJECT_FIELD)
+    if config.jira_custom_field is not None:
+        found.append(CUSTOM_FIELD)
     return found
 
 

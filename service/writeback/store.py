@@ -20,10 +20,11 @@ from service.store.changes import append_change
 from service.store.pagination import paginate
 from service.writeback import guard, outbox
 from service.writeback.desired import (
-    PROJECT_FIELD,
     PROPERTY,
+    TITLE_FIELDS,
     ItemState,
     config_of,
+    custom_field_type,
     fields_of,
     item_states,
     plan_labels,
@@ -38,22 +39,25 @@ async def _source(session: AsyncSession, source_id: int) -> Source:
     return source
 
 
-def _check_project_field(source: Source, config: WriteBackConfig) -> None:
-    """GitHub only, and never a field the sync reads (Status sets status categories, which
-    rules can test: writing it could loop)."""
-    target = config.project_field
-    if target is None:
-        return
-    problem = None
-    if source.kind != "github":
-        problem = "Projects v2 fields exist on GitHub sources only"
-    elif target.field.casefold() in {"status", *_read_fields(source)}:
-        problem = f"{target.field!r} is read by the sync; choose a field of its own"
-    if problem:
-        raise Unprocessable(
-            f"project_field: {problem}",
-            errors=[{"loc": ["body", "project_field"], "msg": problem, "type": "value_error"}],
-        )
+def _field_problem(source: Source, config: WriteBackConfig) -> tuple[str, str | None]:
+    """The setting at fault and why, if any. A Projects field: GitHub only, never a field the
+    sync reads (Status sets status categories, which rules test: writing it could loop). A
+    Jira custom field: Jira only, a text or select field the source's discovery found."""
+    target, field_id = config.project_field, config.jira_custom_field
+    if target is not None:
+        if source.kind != "github":
+            return "project_field", "Projects v2 fields exist on GitHub sources only"
+        if target.field.casefold() in {"status", *_read_fields(source)}:
+            return "project_field", f"{target.field!r} is read by the sync; choose another field"
+    if field_id is not None:
+        if source.kind != "jira":
+            return "jira_custom_field", "custom fields are written on Jira sources only"
+        if custom_field_type(source, field_id) is None:
+            return "jira_custom_field", (
+                f"{field_id} is not a text or select field of this site as last discovered "
+                "(check the source to discover its fields again)"
+            )
+    return "", None
 
 
 def _read_fields(source: Source) -> set[str]:
@@ -74,7 +78,12 @@ async def put_config(
             "jira_property: entity properties exist on Jira sources only",
             errors=[{"loc": ["body", "jira_property"], "msg": "Jira only", "type": "value_error"}],
         )
-    _check_project_field(source, config)
+    setting, problem = _field_problem(source, config)
+    if problem:
+        raise Unprocessable(
+            f"{setting}: {problem}",
+            errors=[{"loc": ["body", setting], "msg": problem, "type": "value_error"}],
+        )
     await guard.check_config(session, config)
     before = config_of(source)
     source.write_back = config.model_dump(mode="json")
@@ -117,7 +126,7 @@ async def preview(session: AsyncSession, source_id: int) -> WriteBackPreview:
             if row is not None and row.status == CONFLICT:
                 continue  # left as a person set it (store_wins, removed twice)
             written, owned = (row.written, row.owned) if row is not None else ([], [])
-            if field_name in (PROPERTY, PROJECT_FIELD):
+            if field_name in (PROPERTY, *TITLE_FIELDS):
                 desired = state.desired_for(field_name)
                 if sorted(written) != desired:
                     # Set whole: the new value, and the one it replaces.

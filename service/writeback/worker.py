@@ -38,10 +38,13 @@ from service.sync import leases
 from service.sync.runner import holder_id
 from service.webhooks.worker import backoff
 from service.writeback.desired import (
+    CUSTOM_FIELD,
     PROJECT_FIELD,
     PROPERTY,
     PROPERTY_KEY,
+    TITLE_FIELDS,
     LabelPlan,
+    custom_field_type,
     enabled_configs,
     plan_labels,
     property_value,
@@ -195,8 +198,8 @@ class WriteBackWorker:
         assert source.id is not None
         if item.field == PROPERTY:
             return await self._write_property(writer, config, item)
-        if item.field == PROJECT_FIELD:
-            return await self._write_project_field(writer, config, item)
+        if item.field in TITLE_FIELDS:
+            return await self._write_title(writer, source, config, item)
         plan, logs = item.plan, []
         after = sorted((set(item.upstream) - set(plan.remove)) | set(plan.add))
         where = item.key.rpartition("#")[0] or source.base_url
@@ -233,18 +236,15 @@ class WriteBackWorker:
         WRITES.labels(str(item.source_id), "set", log["status"]).inc()
         return [log], error
 
-    async def _write_project_field(
-        self, writer: LabelWriter, config: WriteBackConfig, item: _Due
+    async def _write_title(
+        self, writer: LabelWriter, source: Source, config: WriteBackConfig, item: _Due
     ) -> tuple[list[dict[str, Any]], str | None]:
-        target = config.project_field
-        if target is None or not isinstance(writer, GitHubLabelWriter):
-            return [], None  # settings refuse it outside GitHub; nothing to write there
-        ref = ProjectRef(target.owner, target.owner_type, target.number)
+        """A field holding the initiative's title: set whole, or cleared without one."""
         value = item.desired[0] if item.desired else None
         error = None
         try:
-            if not await writer.set_project_field(item.key, ref, target.field, value):
-                return [], None  # not an item of the project: it has no such field
+            if not await self._send_title(writer, source, config, item, value):
+                return [], None  # nothing to write there (e.g. an issue not on the project)
         except ConnectorError as exc:
             error = str(exc)[:2000]
         operation = "set" if value is not None else "clear"
@@ -252,6 +252,31 @@ class WriteBackWorker:
         log = _log(operation, shown[:300], item.written, item.desired, error)
         WRITES.labels(str(item.source_id), operation, log["status"]).inc()
         return [log], error
+
+    @staticmethod
+    async def _send_title(
+        writer: LabelWriter,
+        source: Source,
+        config: WriteBackConfig,
+        item: _Due,
+        value: str | None,
+    ) -> bool:
+        if item.field == PROJECT_FIELD:
+            target = config.project_field
+            if target is None or not isinstance(writer, GitHubLabelWriter):
+                return False  # settings refuse it outside GitHub
+            ref = ProjectRef(target.owner, target.owner_type, target.number)
+            return await writer.set_project_field(item.key, ref, target.field, value)
+        field_id = config.jira_custom_field
+        if item.field != CUSTOM_FIELD or field_id is None:
+            return False
+        if not isinstance(writer, JiraLabelWriter):
+            return False  # settings refuse it outside Jira
+        kind = custom_field_type(source, field_id)
+        if kind is None:
+            raise ConnectorError(f"{field_id} is no longer a discovered text or select field")
+        await writer.set_field(item.key, field_id, kind, value)
+        return True
 
     async def _record(self, item: _Due, logs: list[dict[str, Any]], error: str | None) -> None:
         async with self.db.session() as session:
@@ -272,7 +297,7 @@ class WriteBackWorker:
                 state.attempts += 1
                 state.status, state.error = FAILED, error
                 state.next_attempt_at = self.clock() + backoff(state.attempts)
-            elif item.field in (PROPERTY, PROJECT_FIELD):
+            elif item.field in (PROPERTY, *TITLE_FIELDS):
                 state.written, state.owned = list(item.desired), list(item.desired)
             else:
                 plan = item.plan

@@ -1,7 +1,9 @@
-"""Projects v2 field write-back settings: GitHub only, never a field the sync reads."""
+"""Field write-back settings: a Projects v2 field (GitHub only, never a field the sync reads)
+and a Jira custom field (Jira only, a discovered text or select field)."""
 
 import pytest
 
+from schemas.tables import Source
 from service.security import SecretBox
 from service.store.db import Database
 
@@ -50,3 +52,32 @@ async def test_project_field_is_github_only_and_stored(
     assert stored.status_code == 200, stored.text
     read = (await client.get(path(source), headers=admin_headers)).json()
     assert read["project_field"] == {**TARGET, "owner_type": "organization"}
+
+
+async def test_jira_custom_field_must_be_a_discovered_text_or_select_field(
+    db, client, admin_headers, secret_box
+) -> None:
+    github = await github_source(db, secret_box)
+    body = {"enabled": True, "jira_custom_field": "customfield_10060"}
+    refused = await client.put(path(github), json=body, headers=admin_headers)
+    assert refused.status_code == 422 and "Jira sources only" in refused.text
+
+    jira = await jira_source(db, secret_box)
+    undiscovered = await client.put(path(jira), json=body, headers=admin_headers)
+    assert undiscovered.status_code == 422 and "check the source" in undiscovered.text
+    async with db.session() as session:
+        source = await session.get(Source, jira)
+        assert source is not None
+        source.discovered = {
+            "writable_fields": [{"id": "customfield_10060", "name": "Note", "type": "text"}]
+        }
+        session.add(source)
+    stored = await client.put(path(jira), json=body, headers=admin_headers)
+    assert stored.status_code == 200, stored.text
+    other = {"enabled": True, "jira_custom_field": "customfield_10061"}
+    assert (await client.put(path(jira), json=other, headers=admin_headers)).status_code == 422
+    malformed = {"enabled": True, "jira_custom_field": "labels"}
+    assert (await client.put(path(jira), json=malformed, headers=admin_headers)).status_code == 422
+    assert (await client.get(path(jira), headers=admin_headers)).json()["jira_custom_field"] == (
+        "customfield_10060"
+    )
