@@ -176,6 +176,7 @@ class WriteBackWorker:
             base_url=source.base_url,
             credentials=credentials_of(self.box, source),
             settings=source.settings,
+            scope=source.scope,
             client=self.client,
             sleep=self.sleep,
             clock=self.clock,
