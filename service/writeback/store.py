@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,6 +20,8 @@ from service.store.changes import append_change
 from service.store.pagination import paginate
 from service.writeback import guard, outbox
 from service.writeback.desired import (
+    CUSTOM_FIELD,
+    PROJECT_FIELD,
     PROPERTY,
     TITLE_FIELDS,
     ItemState,
@@ -99,9 +101,30 @@ async def put_config(
             before=before.model_dump(mode="json"),
             after=config.model_dump(mode="json"),
         )
+    await _forget_moved_fields(session, source_id, before, config)
     if config.enabled:
         await outbox.backfill(session, source_id)
     return config
+
+
+async def _forget_moved_fields(
+    session: AsyncSession, source_id: int, before: WriteBackConfig, after: WriteBackConfig
+) -> None:
+    """A title field pointed elsewhere starts afresh: what was written went to the old one."""
+    moved = [
+        name
+        for name, old, new in (
+            (PROJECT_FIELD, before.project_field, after.project_field),
+            (CUSTOM_FIELD, before.jira_custom_field, after.jira_custom_field),
+        )
+        if old != new
+    ]
+    if moved:
+        await session.execute(
+            delete(WriteBackState).where(
+                col(WriteBackState.source_id) == source_id, col(WriteBackState.field).in_(moved)
+            )
+        )
 
 
 async def preview(session: AsyncSession, source_id: int) -> WriteBackPreview:

@@ -21,6 +21,16 @@ async def github_source(db: Database, box: SecretBox) -> int:
     return await add_source(db, box, "github", GH, {"token": TOKEN}, repos=["octo/repo"])
 
 
+async def linked_github_item(
+    db: Database, client, admin_headers, box: SecretBox
+) -> tuple[int, dict[str, int]]:
+    """A GitHub source with `octo/repo#1` linked by a rule to initiative "Checkout revamp"."""
+    source = await github_source(db, box)
+    target = await initiative(client, admin_headers, title="Checkout revamp")
+    await rule(client, admin_headers, {"source_id": source}, initiative_id=target)
+    return source, await upsert(db, source, item(1, key="octo/repo#1", labels=[]))
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -60,10 +70,7 @@ async def test_unknown_source_and_roles(
 async def test_a_refused_write_is_logged_retried_later_and_counted(
     db, client, admin_headers, secret_box
 ) -> None:
-    source = await github_source(db, secret_box)
-    target = await initiative(client, admin_headers, title="Checkout revamp")
-    await rule(client, admin_headers, {"source_id": source}, initiative_id=target)
-    keys = await upsert(db, source, item(1, key="octo/repo#1", labels=[]))
+    source, keys = await linked_github_item(db, client, admin_headers, secret_box)
     await enable(client, admin_headers, source)
     preview = (await client.get(path(source, "/preview"), headers=admin_headers)).json()
     assert preview["items"] == [

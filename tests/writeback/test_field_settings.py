@@ -2,13 +2,15 @@
 and a Jira custom field (Jira only, a discovered text or select field)."""
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
-from schemas.tables import Source
+from schemas.tables import Source, WriteBackState
 from service.security import SecretBox
 from service.store.db import Database
 
-from .support import add_source, path
-from .test_api_and_worker import github_source
+from .support import add_source, enable, path
+from .test_api_and_worker import github_source, linked_github_item
 
 TARGET = {"owner": "acme", "number": 1, "field": "Initiative"}
 
@@ -80,4 +82,39 @@ async def test_jira_custom_field_must_be_a_discovered_text_or_select_field(
     assert (await client.put(path(jira), json=malformed, headers=admin_headers)).status_code == 422
     assert (await client.get(path(jira), headers=admin_headers)).json()["jira_custom_field"] == (
         "customfield_10060"
+    )
+
+
+async def _field_row(session, item_id: int) -> WriteBackState:
+    rows = await session.execute(
+        select(WriteBackState).where(
+            col(WriteBackState.work_item_id) == item_id,
+            col(WriteBackState.field) == "project_field",
+        )
+    )
+    return rows.scalar_one()
+
+
+async def test_pointing_the_field_elsewhere_writes_every_item_again(
+    db, client, admin_headers, secret_box
+) -> None:
+    source, keys = await linked_github_item(db, client, admin_headers, secret_box)
+    item_id = keys["octo/repo#1"]
+    await enable(client, admin_headers, source, project_field=TARGET)
+    async with db.session() as session:  # as the worker records a done write
+        row = await _field_row(session, item_id)
+        row.written, row.status = ["Checkout revamp"], "synced"
+        session.add(row)
+    # Unchanged settings keep what was written.
+    await enable(client, admin_headers, source, project_field=TARGET)
+    async with db.session() as session:
+        assert (await _field_row(session, item_id)).status == "synced"
+
+    await enable(client, admin_headers, source, project_field={**TARGET, "field": "Theme"})
+    async with db.session() as session:
+        row = await _field_row(session, item_id)
+    assert (row.desired, row.written, row.status) == (
+        ["Checkout revamp"],
+        [],
+        "pending",
     )
