@@ -33,6 +33,7 @@ from service.simulator.graphql_args import (
     decode_cursor,
     encode_cursor,
 )
+from service.simulator.middleware import check_write_spacing
 from service.simulator.responses import GITHUB_JSON, dumps
 from service.simulator.state import SimulatorState
 
@@ -330,6 +331,7 @@ async def graphql(request: Request, state: StateDep) -> Response:
     budget.consume()
     query, variables = body.get("query"), body.get("variables") or {}
     if isinstance(query, str) and project_writes.is_mutation(query):
+        check_write_spacing(state)  # a mutation is a write (queries are reads)
         root = str(request.base_url).rstrip("/")
         result, changes = project_writes.execute(state, query, variables, root)
         await webhooks.emit(state, changes, root)

@@ -196,6 +196,8 @@ async def test_project_field_follows_the_initiative(
         assert "github:project_field_set" not in cleared
         board = {k.casefold(): v for k, v in (await _board(w)).items()}
         assert {k for k in on_board if board[k.casefold()] is not None} == moved_on_board
+        # Mutations and label writes shared the one-second spacing of the token throughout.
+        assert (await w.sim_stats())["rate_limit_violations"] == 0
 
 
 async def _jira_values(w: Wiring, field_id: str) -> dict[str, Any]:

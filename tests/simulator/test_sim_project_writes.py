@@ -7,8 +7,10 @@ import json
 import httpx
 
 from connectors.github.project_writes import CLEAR_MUTATION, SET_MUTATION
+from service.simulator import SimulatorConfig, create_app
 from service.simulator.webhooks import signature
 
+from .conftest import BASE
 from .test_sim_webhooks import GH_SECRET, wired  # noqa: F401 (fixture)
 
 AUTH = {"authorization": "bearer test-token"}
@@ -121,3 +123,19 @@ async def test_refusals_come_back_as_graphql_errors_and_change_nothing(wired) ->
             assert answer["errors"][0]["type"] == kind
     assert len(seen) == before
     assert "github:project_field_set" not in (await client.get("/_sim/stats")).json()["writes"]
+
+
+async def test_mutations_are_judged_as_writes_for_spacing_and_queries_are_not() -> None:
+    config = SimulatorConfig(seed=5, github_issues=20, jira_issues=10, github_write_interval=1.0)
+    app = create_app(config)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        project = (await _gql(client, DESCRIBE))["data"]["organization"]["projectV2"]
+        await _gql(client, DESCRIBE)  # queries are reads: never judged
+        fields = {f["name"]: f["id"] for f in project["fields"]["nodes"]}
+        ids = {"projectId": project["id"], "fieldId": fields["Initiative note"]}
+        for item in project["items"]["nodes"][:3]:
+            variables = {**ids, "itemId": item["id"], "value": {"text": "Search quality"}}
+            await _gql(client, SET_MUTATION, variables)
+        stats = (await client.get("/_sim/stats")).json()
+    # Three mutations back to back with one second required between writes: two too soon.
+    assert stats["rate_limit_violations_by_upstream"] == {"github_write_spacing": 2}
