@@ -59,6 +59,7 @@ def build_label_writer(
     base_url: str,
     credentials: Mapping[str, Any],
     settings: Mapping[str, Any] | None = None,
+    scope: Mapping[str, Any] | None = None,
     client: httpx.AsyncClient | None = None,
     sleep: Sleep | None = None,
     clock: Clock | None = None,
@@ -79,7 +80,9 @@ def build_label_writer(
     if kind == "github":
         from connectors.github.writes import GitHubLabelWriter
 
-        return GitHubLabelWriter(base_url, credentials, min_interval=min_write_interval, **common)
+        return GitHubLabelWriter(
+            base_url, credentials, scope=scope, min_interval=min_write_interval, **common
+        )
     if kind == "jira":
         from connectors.jira.writes import JiraLabelWriter
 

@@ -223,6 +223,25 @@ def exchanges(base_url: str, credentials: AppCredentials, installation: int) -> 
     return entry.exchanges if entry else 0
 
 
+def app_or_token(
+    credentials: Mapping[str, Any], scope: Mapping[str, Any]
+) -> tuple[AppCredentials | None, str]:
+    """GitHub App credentials (checked) or a PAT; the token is empty for an App.
+
+    Raises:
+        ValueError: neither, a malformed key, or an App without an installation to find.
+    """
+    app = AppCredentials.from_mapping(credentials)
+    token = credentials.get("token")
+    if app is not None:
+        check_private_key(app.private_key)
+        if app.installation_id is None and owner_path(scope) is None:
+            raise ValueError("GitHub App credentials need 'installation_id' for this scope")
+    elif not token:
+        raise ValueError("GitHub credentials need a 'token' or GitHub App credentials")
+    return app, str(token or "")
+
+
 def owner_path(scope: Mapping[str, Any]) -> str | None:
     """Where the scope's installation is found: the first repository, else the org."""
     repos = scope.get("repos") or []

@@ -54,18 +54,6 @@ def _user_agent() -> str:
         return "portfolio-sync/dev"
 
 
-def token_of(credentials: Mapping[str, Any]) -> str:
-    """The PAT or installation token of GitHub credentials.
-
-    Raises:
-        ValueError: there is none.
-    """
-    token = credentials.get("token")
-    if not token:
-        raise ValueError("GitHub credentials need a 'token'")
-    return str(token)
-
-
 def graphql_url(base_url: str) -> str:
     """`https://api.github.com/graphql`; GHES `https://HOST/api/graphql`; else `{base}/graphql`."""
     base = base_url.rstrip("/")

@@ -10,7 +10,7 @@ import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Page, Sleep
 from connectors.github import ids
-from connectors.github.app import AppCredentials, check_private_key, owner_path
+from connectors.github.app import app_or_token, owner_path
 from connectors.github.client import GitHubClient
 from connectors.github.hooks import (
     ORG_EVENTS,
@@ -63,20 +63,13 @@ class GitHubConnector:
         remaining_floor_ratio: float = 0.1,
         retry: RetryPolicy | None = None,
     ) -> None:
-        app = AppCredentials.from_mapping(credentials)
-        token = credentials.get("token")
-        if app is not None:
-            check_private_key(app.private_key)
-        elif not token:
-            raise ValueError("GitHub credentials need a 'token' or GitHub App credentials")
         if not (scope.get("repos") or scope.get("org") or scope.get("projects")):
             raise ValueError("GitHub scope needs 'repos', 'org' or 'projects'")
-        if app is not None and app.installation_id is None and owner_path(scope) is None:
-            raise ValueError("GitHub App credentials need 'installation_id' for this scope")
+        app, token = app_or_token(credentials, scope)
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
-            str(token or ""),
+            token,
             app=app,
             app_owner_path=owner_path(scope),
             client=client,

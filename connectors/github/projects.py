@@ -10,7 +10,7 @@ an item sits on several projects, the first project in the scope that sets a val
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,8 +145,17 @@ class ProjectsReader:
         return values
 
     async def read_project(self, ref: ProjectRef) -> dict[str, ProjectValues]:
-        query = _ITEMS_QUERY % {"owner_field": _OWNER_FIELDS[ref.owner_type], "per_page": PER_PAGE}
         values: dict[str, ProjectValues] = {}
+        async for key, item in self.items(ref, _ITEMS_QUERY):
+            values[key] = item_values(item, self.settings)
+        return values
+
+    async def items(
+        self, ref: ProjectRef, query: str
+    ) -> AsyncIterator[tuple[str, Mapping[str, Any]]]:
+        """(lookup key, item) for each issue and pull request on the project, page by page;
+        `query` has `%(owner_field)s` and `%(per_page)d` slots and an `$after` variable."""
+        query = query % {"owner_field": _OWNER_FIELDS[ref.owner_type], "per_page": PER_PAGE}
         after: str | None = None
         seen: set[str] = set()
         while True:
@@ -159,12 +168,11 @@ class ProjectsReader:
                     continue  # draft issues and REDACTED items have no repository item
                 repo = (content.get("repository") or {}).get("nameWithOwner")
                 if repo and content.get("number") is not None:
-                    key = project_lookup_key(repo, int(content["number"]))
-                    values[key] = item_values(item, self.settings)
+                    yield project_lookup_key(repo, int(content["number"])), item
             page = items.get("pageInfo") or {}
             after = page.get("endCursor")
             if not page.get("hasNextPage") or not after:
-                return values
+                return
             if after in seen:
                 raise FatalUpstreamError(f"{ref.label}: pagination loop at cursor {after!r}")
             seen.add(after)

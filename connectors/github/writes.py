@@ -15,7 +15,10 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Sleep
-from connectors.github.client import GitHubClient, token_of
+from connectors.github.app import app_or_token, owner_path
+from connectors.github.client import GitHubClient
+from connectors.github.project_writes import ProjectFieldWriter
+from connectors.github.projects import ProjectRef
 from connectors.http import RateLimitPolicy, RetryPolicy, utc_now
 from connectors.writes import DEFAULT_MIN_WRITE_INTERVAL_SECONDS, WritePacer
 
@@ -29,13 +32,19 @@ def split_key(key: str) -> tuple[str, int]:
 
 
 class GitHubLabelWriter:
-    """Label writes with the shared HTTP policy, paced per token (`min_interval` seconds)."""
+    """Label writes with the shared HTTP policy, paced per token (`min_interval` seconds).
+
+    Credentials are a PAT (`token`) or GitHub App credentials, as for `GitHubConnector`; an
+    App without `installation_id` finds its installation from the `scope` (first repository,
+    else the org or a project's owner).
+    """
 
     def __init__(
         self,
         base_url: str,
         credentials: Mapping[str, Any],
         *,
+        scope: Mapping[str, Any] | None = None,
         client: httpx.AsyncClient | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
@@ -43,11 +52,14 @@ class GitHubLabelWriter:
         min_interval: float = DEFAULT_MIN_WRITE_INTERVAL_SECONDS,
         retry: RetryPolicy | None = None,
     ) -> None:
-        token = token_of(credentials)
+        scope = scope or {}
+        app, token = app_or_token(credentials, scope)
         self.stats = ConnectorStats()
         self.client = GitHubClient(
             base_url,
             token,
+            app=app,
+            app_owner_path=owner_path(scope),
             client=client,
             stats=self.stats,
             sleep=sleep,
@@ -55,7 +67,10 @@ class GitHubLabelWriter:
             retry=retry,
             limits=RateLimitPolicy(max_wait_seconds=max_wait_seconds),
         )
-        self.pacer = WritePacer(token, min_interval=min_interval, clock=clock, sleep=sleep)
+        # Writes are paced per identity: the PAT, or the App (all its installation tokens).
+        identity = f"app:{app.fingerprint}" if app is not None else token
+        self.pacer = WritePacer(identity, min_interval=min_interval, clock=clock, sleep=sleep)
+        self.projects = ProjectFieldWriter(self.client, self.pacer)
 
     def __repr__(self) -> str:
         return f"GitHubLabelWriter({self.client.base_url!r})"
@@ -87,6 +102,13 @@ class GitHubLabelWriter:
             await self._write(
                 "POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": [name]}
             )
+
+    async def set_project_field(
+        self, key: str, project: ProjectRef, field: str, value: str | None
+    ) -> bool:
+        """Set (or, with None, clear) the Projects v2 field `field` of `key`'s item; False
+        when the issue is not on the project (nothing to write)."""
+        return await self.projects.write(project, field, key, value)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -169,6 +169,7 @@ class JiraConnector:
             },
             "time_zone": zone_name,
             "time_zone_resolved": extra == timedelta(0),
+            "writable_fields": field_discovery.writable_fields(site_fields),
         }
         return self._discovery
 

@@ -106,6 +106,26 @@ def find_candidates(fields: Iterable[Mapping[str, Any]]) -> dict[str, list[Field
     return found
 
 
+_CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
+WRITABLE_TYPES = {
+    _CUSTOM + "textfield": "text",
+    _CUSTOM + "textarea": "text",
+    _CUSTOM + "select": "select",
+    _CUSTOM + "radiobuttons": "select",
+}
+
+
+def writable_fields(fields: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Custom text and single-select fields (what write-back can set to a title)."""
+    found = []
+    for entry in fields:
+        kind = WRITABLE_TYPES.get(str((entry.get("schema") or {}).get("custom") or ""))
+        if kind and entry.get("id"):
+            name = str(entry.get("name") or entry["id"])
+            found.append({"id": str(entry["id"]), "name": name, "type": kind})
+    return sorted(found, key=lambda f: f["id"])
+
+
 def in_scope(candidates: list[FieldCandidate], project_ids: set[str]) -> list[FieldCandidate]:
     """Drop team-managed fields of other projects; they cannot hold values for ours."""
     if not project_ids:

@@ -79,6 +79,15 @@ class JiraLabelWriter:
         """Set an issue entity property (the whole value; it belongs to its writer)."""
         await self._http().send(self._requests.set_property(key, name, value), context=key)
 
+    async def set_field(self, key: str, field_id: str, kind: str, value: str | None) -> None:
+        """Set a custom field whole: text as is, select as `{"value": name}`; None clears."""
+        if value is None or kind == "text":
+            body: Any = value
+        else:
+            body = {"value": value}
+        request = self._requests.edit_issue(key, {"fields": {field_id: body}})
+        await self._http().send(request, expect_json=False, context=key)
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,19 @@ LabelPrefix = Annotated[
 class WriteBackPolicy(StrEnum):
     store_wins = "store_wins"
     upstream_wins = "upstream_wins"
+
+
+class ProjectFieldTarget(BaseModel):
+    """A GitHub Projects v2 field that shows each item's initiative (single select or text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: Annotated[str, Field(min_length=1, max_length=100), NoNul]
+    owner_type: Literal["organization", "user"] = "organization"
+    number: Annotated[int, Field(ge=1)]
+    field: Annotated[str, Field(min_length=1, max_length=100), NoNul] = Field(
+        description="The field's name; a single-select option must already exist per title."
+    )
 
 
 class WriteBackConfig(BaseModel):
@@ -35,6 +48,16 @@ class WriteBackConfig(BaseModel):
         description="Jira only: also set the issue entity property `portfolio` to "
         '`{"initiatives": [slugs], "key_results": [slugs], "by": "portfolio-sync"}`.',
     )
+    jira_custom_field: Annotated[str, Field(pattern=r"^customfield_[0-9]{1,12}$")] | None = Field(
+        default=None,
+        description="Jira only: also set this custom field (a text or select field of the site, "
+        "as the source's discovery lists it) to each item's initiative title.",
+    )
+    project_field: ProjectFieldTarget | None = Field(
+        default=None,
+        description="GitHub only: also set this Projects v2 field of each item to its "
+        "initiative's title (cleared when it has none).",
+    )
 
 
 class WriteBackWritePublic(BaseModel):
@@ -45,7 +68,9 @@ class WriteBackWritePublic(BaseModel):
     work_item_id: int | None
     item_key: str
     field: str
-    operation: str = Field(description="add, remove, create_label (labels) or set (property)")
+    operation: str = Field(
+        description="add, remove, create_label (labels); set or clear (property, fields)"
+    )
     value: str
     before: list[str]
     after: list[str]

@@ -53,6 +53,8 @@ class ProjectItem:
     estimate: float | None
     iteration: int | None
     target_date: str | None
+    # Fields written through the GraphQL mutations: field id → option id (select) or text.
+    written: dict[str, str] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from service.simulator import github_graphql_repo
+from service.simulator import github_graphql_repo, project_writes, webhooks
 from service.simulator.github import StateDep, api_base
 from service.simulator.github_app import require_valid_token
 from service.simulator.github_data import (
@@ -33,12 +33,13 @@ from service.simulator.graphql_args import (
     decode_cursor,
     encode_cursor,
 )
+from service.simulator.middleware import check_write_spacing
 from service.simulator.responses import GITHUB_JSON, dumps
 from service.simulator.state import SimulatorState
 
 router = APIRouter(prefix="/github")
 
-PROJECT_NUMBER = 1
+PROJECT_NUMBER = project_writes.PROJECT_NUMBER
 PROJECT_TITLE = "Roadmap"
 _ORG = re.compile(r"organization\s*\(\s*login\s*:\s*" + _ARG)
 # GraphQL aliases (`owner: organization(...)`) rename the key the answer is returned under.
@@ -55,10 +56,18 @@ FIELDS = {
     "Estimate": ("PVTF_estimate", "ProjectV2Field", "NUMBER"),
     "Iteration": ("PVTIF_iteration", "ProjectV2IterationField", "ITERATION"),
     "Target date": ("PVTF_target", "ProjectV2Field", "DATE"),
+    project_writes.INITIATIVE_FIELD[1]: (
+        project_writes.INITIATIVE_FIELD[0],
+        "ProjectV2SingleSelectField",
+        "SINGLE_SELECT",
+    ),
+    project_writes.NOTE_FIELD[1]: (project_writes.NOTE_FIELD[0], "ProjectV2Field", "TEXT"),
 }
 
 
 def _field(name: str) -> dict[str, Any]:
+    if name in (project_writes.INITIATIVE_FIELD[1], project_writes.NOTE_FIELD[1]):
+        return project_writes.field_json(name)
     node_id, typename, data_type = FIELDS[name]
     field: dict[str, Any] = {
         "__typename": typename,
@@ -124,7 +133,7 @@ def _field_values(item: ProjectItem) -> list[dict[str, Any]]:
                 "field": _field("Target date"),
             }
         )
-    return values
+    return values + project_writes.written_values(item)
 
 
 def _node(data: GitHubData, item: ProjectItem, base: str) -> dict[str, Any]:
@@ -185,7 +194,7 @@ def project_page(data: GitHubData, base: str, first: Any, after: str | None) -> 
         chunk.append((pos, item))
     return {
         "__typename": "ProjectV2",
-        "id": "PVT_kwDO" + b64id(data.org_id, PROJECT_NUMBER),
+        "id": "PVT_kwDO" + b64id(data.org_id, PROJECT_NUMBER),  # project_writes.project_id
         "number": PROJECT_NUMBER,
         "title": PROJECT_TITLE,
         "url": f"https://github.com/orgs/{data.org}/projects/{PROJECT_NUMBER}",
@@ -276,7 +285,11 @@ def _organization(
         )
         return org
     items = _ITEMS.search(query)
-    args = items.group(1) if items else ""
+    if items is None:  # the project and its fields only (how fields and options are read)
+        page = project_page(state.github, base, 1, None)
+        org["projectV2"] = {k: v for k, v in page.items() if k != "items"}
+        return org
+    args = items.group(1)
     first = _arg(_FIRST.search(args), variables)
     after = _arg(_AFTER.search(args), variables)
     try:
@@ -316,5 +329,12 @@ async def graphql(request: Request, state: StateDep) -> Response:
         }
         return Response(dumps(payload), 400, headers=budget.headers(), media_type=GITHUB_JSON)
     budget.consume()
+    query, variables = body.get("query"), body.get("variables") or {}
+    if isinstance(query, str) and project_writes.is_mutation(query):
+        check_write_spacing(state)  # a mutation is a write (queries are reads)
+        root = str(request.base_url).rstrip("/")
+        result, changes = project_writes.execute(state, query, variables, root)
+        await webhooks.emit(state, changes, root)
+        return Response(dumps(result), 200, headers=budget.headers(), media_type=GITHUB_JSON)
     result = execute(state, body, api_base(request))
     return Response(dumps(result), 200, headers=budget.headers(), media_type=GITHUB_JSON)

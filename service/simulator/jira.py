@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from service.simulator import jira_custom_fields as custom_fields
 from service.simulator import jira_render as render
 from service.simulator.github import StateDep
 from service.simulator.jira_data import ISSUE_TYPES, JiraIssue
@@ -208,6 +209,7 @@ async def fields_list() -> Response:
             items="json",
         ),
     ]
+    out += [_custom_field(*listed) for listed in custom_fields.listed()]
     return ok(out)
 
 

@@ -112,6 +112,8 @@ class JiraIssue:
     extra_labels: tuple[str, ...] = ()
     # Issue entity properties set through `PUT /issue/{key}/properties/{name}`.
     properties: dict[str, Any] | None = None
+    # Writable custom fields set through `PUT /issue/{key}` (`jira_custom_fields`).
+    custom: dict[str, str] | None = None
 
     @property
     def label_names(self) -> list[str]:

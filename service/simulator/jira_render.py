@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.simulator import jira_custom_fields as custom_fields
 from service.simulator.jira_data import (
     EPIC,
     ISSUE_TYPES,
@@ -301,4 +302,6 @@ def _field(
         return data.key_of(parent) if parent is not None and parent.type == EPIC else None
     if name == RANK_FIELD:
         return f"0|i{issue.id:05x}:"
+    if name in custom_fields.NAMES:  # only when asked for by id
+        return custom_fields.render(issue, name)
     return None

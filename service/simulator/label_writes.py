@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from service.simulator import github_render as gh
+from service.simulator import jira_custom_fields as custom_fields
 from service.simulator import webhooks
 from service.simulator.github import StateDep, _repo, api_base, github_error, require_budget
 from service.simulator.github_data import LABEL_NAMES, GhIssue, Repo
@@ -135,7 +136,7 @@ async def remove_label(
 def _jira_labels(issue: JiraIssue, body: dict[str, Any]) -> list[str]:
     """The issue's labels after `body`, or Jira's 400 for what it cannot take."""
     update, fields = body.get("update") or {}, body.get("fields") or {}
-    unknown = sorted((set(update) | set(fields)) - {"labels"})
+    unknown = sorted((set(update) | set(fields)) - {"labels", *custom_fields.NAMES})
     if unknown or not isinstance(update, dict) or not isinstance(fields, dict):
         field = unknown[0] if unknown else "update"
         message = f"Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."
@@ -160,22 +161,32 @@ def _jira_labels(issue: JiraIssue, body: dict[str, Any]) -> list[str]:
     return labels
 
 
-def _jira_set(state: SimulatorState, issue: JiraIssue, labels: list[str], actor: str) -> Change:
+def _jira_set(
+    state: SimulatorState,
+    issue: JiraIssue,
+    labels: list[str],
+    actor: str,
+    custom: list[dict[str, Any]] | None = None,
+) -> Change:
+    """Apply labels (and already applied custom field changes); one `issue_updated` change."""
     old = issue.label_names
     seeded = [x for x in labels if x in JIRA_LABELS]
     issue.labels = tuple(sorted(JIRA_LABELS.index(x) for x in seeded))
     issue.extra_labels = tuple(x for x in labels if x not in JIRA_LABELS)
     issue.updated = state.clock.tick()
     state.jira.version += 1
-    item = {
-        "field": "labels",
-        "fieldtype": "jira",
-        "fieldId": "labels",
-        "from": None,
-        "fromString": " ".join(old),
-        "to": None,
-        "toString": " ".join(issue.label_names),
-    }
+    items = list(custom or [])
+    if old != issue.label_names or not items:
+        item = {
+            "field": "labels",
+            "fieldtype": "jira",
+            "fieldId": "labels",
+            "from": None,
+            "fromString": " ".join(old),
+            "to": None,
+            "toString": " ".join(issue.label_names),
+        }
+        items.insert(0, item)
     return Change(
         "jira",
         "update",
@@ -183,7 +194,7 @@ def _jira_set(state: SimulatorState, issue: JiraIssue, labels: list[str], actor:
         str(issue.id),
         "jira:issue_updated",
         issue,
-        {"type_name": "issue_updated", "items": [item], "user": _jira_user(actor)},
+        {"type_name": "issue_updated", "items": items, "user": _jira_user(actor)},
     )
 
 
@@ -194,15 +205,22 @@ async def edit_issue(state: StateDep, request: Request, id_or_key: str) -> Respo
         body = await request.json()
     except ValueError:
         raise jira_error(400, "Unexpected character in the request body.") from None
+    body = body if isinstance(body, dict) else {}
     old = issue.label_names
-    labels = _jira_labels(issue, body if isinstance(body, dict) else {})
+    labels = _jira_labels(issue, body)
+    values = custom_fields.parse(body.get("fields") or {})
     added = len(set(labels) - set(old))
     removed = len(set(old) - set(labels))
-    for name, count in (("jira:label_added", added), ("jira:label_removed", removed)):
+    custom = custom_fields.apply(issue, values)
+    for name, count in (
+        ("jira:label_added", added),
+        ("jira:label_removed", removed),
+        ("jira:custom_field_set", len(values)),
+    ):
         if count:
             state.stats.writes[name] += count
-    if added or removed:
-        change = _jira_set(state, issue, labels, BOT_LOGIN)
+    if added or removed or custom:
+        change = _jira_set(state, issue, labels, BOT_LOGIN, custom)
         await webhooks.emit(state, [change], str(request.base_url).rstrip("/"))
     state.stats.writes["jira:issue_edits"] += 1
     return Response(status_code=204)

@@ -46,6 +46,17 @@ class SimulatedConnectionReset(httpx.RemoteProtocolError):
     """Raised in-process (ASGI transport) where a real server would reset the connection."""
 
 
+def check_write_spacing(state: SimulatorState) -> None:
+    """GitHub asks for writes (REST writes and GraphQL mutations) at least a second apart
+    (`github_write_interval`); a sooner one counts as a `github_write_spacing` violation."""
+    now = state.windows.now()
+    interval = state.config.github_write_interval
+    last = state.last_github_write
+    if interval and last is not None and now - last < interval - 1e-6:
+        state.stats.violation("github_write_spacing")
+    state.last_github_write = now
+
+
 class SimulatorMiddleware:
     def __init__(self, app: ASGIApp, state: SimulatorState, routes: list[Any]) -> None:
         self.app = app
@@ -99,14 +110,7 @@ class SimulatorMiddleware:
         state.stats.record(endpoint, seen.get("status", "none"))
 
     def _check_write_spacing(self) -> None:
-        """GitHub asks for writes at least a second apart (`github_write_interval`)."""
-        state = self.state
-        now = state.windows.now()
-        interval = state.config.github_write_interval
-        last = state.last_github_write
-        if interval and last is not None and now - last < interval - 1e-6:
-            state.stats.violation("github_write_spacing")
-        state.last_github_write = now
+        check_write_spacing(self.state)
 
     def _note_retry_after(self, upstream: str, message: Message) -> None:
         headers = {k.lower(): v for k, v in message.get("headers", [])}

@@ -43,6 +43,8 @@ class Target:
 
 
 def github_body(state: SimulatorState, change: Change, root: str) -> bytes:
+    if "payload" in change.details:
+        return dumps(change.details["payload"])  # events about something other than an issue
     data = state.github
     base = root + "/github"
     issue = change.issue
@@ -67,12 +69,12 @@ def github_body(state: SimulatorState, change: Change, root: str) -> bytes:
 
 
 def github_delivery(
-    state: SimulatorState, body: bytes, delivery_id: str, target: Target
+    state: SimulatorState, body: bytes, delivery_id: str, target: Target, event: str = "issues"
 ) -> Delivery:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/044aadd",
-        "X-GitHub-Event": "issues",
+        "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery_id,
         "X-GitHub-Hook-ID": str(target.hook_id),
         "X-GitHub-Hook-Installation-Target-Type": target.target_type,
@@ -143,6 +145,10 @@ def _jql_matches(state: SimulatorState, jql: str | None, issue: Any) -> bool:
         return False
 
 
+def _github_event(change: Change) -> str:
+    return str(change.details.get("github_event", "issues"))
+
+
 def targets(state: SimulatorState, change: Change) -> list[Target]:
     """The configured receiver (if any), then every active registered hook that subscribes."""
     found = [t for t in [_configured_target(state, change.upstream)] if t is not None]
@@ -150,10 +156,12 @@ def targets(state: SimulatorState, change: Change) -> list[Target]:
         return found
     if change.upstream == "github":
         repo = state.github.repos[change.issue.repo]
-        owners = {f"repo:{state.github.org}/{repo.name}": "repository"}
-        owners[f"org:{state.github.org}"] = "organization"
+        event = _github_event(change)
+        owners = {f"org:{state.github.org}": "organization"}
+        if event == "issues":  # projects_v2_item goes to org hooks only, as on GitHub
+            owners[f"repo:{state.github.org}/{repo.name}"] = "repository"
         for hook in state.hooks.hooks.values():
-            if hook.owner in owners and hook.active and "issues" in hook.events:
+            if hook.owner in owners and hook.active and event in hook.events:
                 found.append(Target(hook.url, hook.secret, hook.id, owners[hook.owner]))
         return found
     for hook in state.hooks.owned("jira"):
@@ -193,14 +201,16 @@ async def emit(state: SimulatorState, changes: list[Change], root: str) -> list[
         hooks = targets(state, change)
         if not hooks:
             continue
-        event = change.event if change.upstream == "jira" else f"issues.{change.event}"
+        github_event = _github_event(change)
+        event = change.event if change.upstream == "jira" else f"{github_event}.{change.event}"
         if change.upstream == "github":
             body, guid = github_body(state, change, root), _guid(state)
         else:
             body = jira_body(state, change, root)
         for target in hooks:
             if change.upstream == "github":
-                delivery_id, delivery = guid, github_delivery(state, body, guid, target)
+                delivery = github_delivery(state, body, guid, target, github_event)
+                delivery_id = guid
                 key = f"{target.hook_id}:{guid}"
             else:
                 delivery_id = key = _guid(state)

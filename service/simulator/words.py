@@ -140,3 +140,8 @@ def below(rng: Random, n: int) -> int:
 
 def pick(rng: Random, seq: Sequence[T]) -> T:
     return seq[int(rng.random() * len(seq))]
+
+
+# Initiative names the simulator's writable fields accept (GitHub project single-select options,
+# Jira select options): a store that titles initiatives so can write them back.
+INITIATIVE_TITLES = ("Checkout revamp", "Search quality", "Platform reliability", "Mobile launch")

@@ -22,6 +22,9 @@ from schemas.tables import Initiative, KeyResult, MembershipAnchor, Source, Work
 FIELD = "labels"
 PROPERTY = "property"  # Jira issue entity property `portfolio`
 PROPERTY_KEY = "portfolio"
+PROJECT_FIELD = "project_field"  # GitHub Projects v2 field: the initiative's title
+CUSTOM_FIELD = "custom_field"  # Jira custom field (text or select): the initiative's title
+TITLE_FIELDS = (PROJECT_FIELD, CUSTOM_FIELD)  # one value, set whole
 WORK: Table = WorkItem.__table__  # type: ignore[attr-defined]
 LINK: Table = WorkItemLink.__table__  # type: ignore[attr-defined]
 ANCHOR: Table = MembershipAnchor.__table__  # type: ignore[attr-defined]
@@ -33,6 +36,14 @@ def slug(title: str, target_id: int) -> str:
     """`Checkout revamp!` → `checkout-revamp` (the id when nothing is left)."""
     text = _NOT_SLUG.sub("-", title.lower()).strip("-")[:60].rstrip("-")
     return text or str(target_id)
+
+
+def custom_field_type(source: Source, field_id: str) -> str | None:
+    """`text` or `select` for a writable custom field the source's discovery found."""
+    for found in (source.discovered or {}).get("writable_fields") or []:
+        if isinstance(found, dict) and found.get("id") == field_id:
+            return str(found.get("type"))
+    return None
 
 
 def config_of(source: Source) -> WriteBackConfig:
@@ -64,10 +75,19 @@ class ItemState:
     deleted: bool
     targets: set[tuple[str, int]] = field(default_factory=set)
     desired: list[str] = field(default_factory=list)
+    # The title of its initiative (the lowest id when it has several), for single-value fields.
+    title: str | None = None
+
+    def desired_for(self, field_name: str) -> list[str]:
+        if field_name in TITLE_FIELDS:
+            return [] if self.deleted or self.title is None else [self.title]
+        return self.desired
 
 
-async def _names(session: AsyncSession, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    names: dict[tuple[str, int], str] = {}
+async def _titles(
+    session: AsyncSession, wanted: set[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    titles: dict[tuple[str, int], str] = {}
     for target_type, model in (
         (LinkTarget.initiative.value, Initiative),
         (LinkTarget.key_result.value, KeyResult),
@@ -79,8 +99,13 @@ async def _names(session: AsyncSession, wanted: set[tuple[str, int]]) -> dict[tu
                     model.id.in_(ids[start : start + _CHUNK])  # type: ignore[union-attr]
                 )
             )
-            names.update({(target_type, i): slug(title, i) for i, title in rows})
-    return names
+            titles.update({(target_type, i): title for i, title in rows})
+    return titles
+
+
+async def _names(session: AsyncSession, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    titles = await _titles(session, wanted)
+    return {target: slug(title, target[1]) for target, title in titles.items()}
 
 
 def labels_for(
@@ -138,10 +163,15 @@ async def item_states(
                 )
             if row.target_type is not None:
                 state.targets.add((row.target_type, row.target_id))
-    names = await _names(session, {t for s in states.values() for t in s.targets})
+    titles = await _titles(session, {t for s in states.values() for t in s.targets})
+    names = {target: slug(title, target[1]) for target, title in titles.items()}
     for state in states.values():
         if not state.deleted:
             state.desired = labels_for(configs[state.source_id], state.targets, names)
+            initiatives = sorted(
+                t for t in state.targets if t[0] == LinkTarget.initiative.value and t in titles
+            )
+            state.title = titles[initiatives[0]] if initiatives else None
     return list(states.values())
 
 
@@ -160,7 +190,14 @@ class LabelPlan:
 
 
 def fields_of(config: WriteBackConfig) -> list[str]:
-    return [FIELD, PROPERTY] if config.jira_property else [FIELD]
+    found = [FIELD]
+    if config.jira_property:
+        found.append(PROPERTY)
+    if config.project_field is not None:
+        found.append(PROJECT_FIELD)
+    if config.jira_custom_field is not None:
+        found.append(CUSTOM_FIELD)
+    return found
 
 
 def property_value(config: WriteBackConfig, desired: Sequence[str]) -> dict[str, Any]:

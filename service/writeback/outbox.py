@@ -112,9 +112,10 @@ async def record(
         for item_id in chunk:
             state = by_item[item_id]
             for field_name in fields_of(configs[state.source_id]):
+                desired = state.desired_for(field_name)
                 row = existing.get((item_id, field_name))
                 if row is None:
-                    if not state.desired:
+                    if not desired:
                         continue
                     row = WriteBackState(
                         work_item_id=item_id,
@@ -122,10 +123,10 @@ async def record(
                         field=field_name,
                         status=PENDING,
                     )
-                elif sorted(row.desired) == state.desired and row.status != FAILED:
+                elif sorted(row.desired) == desired and row.status != FAILED:
                     continue
-                row.desired = state.desired
-                row.status = SYNCED if sorted(row.written) == state.desired else PENDING
+                row.desired = desired
+                row.status = SYNCED if sorted(row.written) == desired else PENDING
                 row.attempts, row.error, row.next_attempt_at = 0, None, None
                 row.updated_at = now
                 session.add(row)

@@ -22,6 +22,8 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
 from connectors.base import Clock, ConnectorError, Sleep
+from connectors.github.projects import ProjectRef
+from connectors.github.writes import GitHubLabelWriter
 from connectors.http import utc_now
 from connectors.jira.writes import JiraLabelWriter
 from connectors.registry import build_label_writer
@@ -36,9 +38,13 @@ from service.sync import leases
 from service.sync.runner import holder_id
 from service.webhooks.worker import backoff
 from service.writeback.desired import (
+    CUSTOM_FIELD,
+    PROJECT_FIELD,
     PROPERTY,
     PROPERTY_KEY,
+    TITLE_FIELDS,
     LabelPlan,
+    custom_field_type,
     enabled_configs,
     plan_labels,
     property_value,
@@ -170,6 +176,7 @@ class WriteBackWorker:
             base_url=source.base_url,
             credentials=credentials_of(self.box, source),
             settings=source.settings,
+            scope=source.scope,
             client=self.client,
             sleep=self.sleep,
             clock=self.clock,
@@ -192,6 +199,8 @@ class WriteBackWorker:
         assert source.id is not None
         if item.field == PROPERTY:
             return await self._write_property(writer, config, item)
+        if item.field in TITLE_FIELDS:
+            return await self._write_title(writer, source, config, item)
         plan, logs = item.plan, []
         after = sorted((set(item.upstream) - set(plan.remove)) | set(plan.add))
         where = item.key.rpartition("#")[0] or source.base_url
@@ -228,6 +237,48 @@ class WriteBackWorker:
         WRITES.labels(str(item.source_id), "set", log["status"]).inc()
         return [log], error
 
+    async def _write_title(
+        self, writer: LabelWriter, source: Source, config: WriteBackConfig, item: _Due
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A field holding the initiative's title: set whole, or cleared without one."""
+        value = item.desired[0] if item.desired else None
+        error = None
+        try:
+            if not await self._send_title(writer, source, config, item, value):
+                return [], None  # nothing to write there (e.g. an issue not on the project)
+        except ConnectorError as exc:
+            error = str(exc)[:2000]
+        operation = "set" if value is not None else "clear"
+        shown = value if value is not None else (item.written or [""])[0]
+        log = _log(operation, shown[:300], item.written, item.desired, error)
+        WRITES.labels(str(item.source_id), operation, log["status"]).inc()
+        return [log], error
+
+    @staticmethod
+    async def _send_title(
+        writer: LabelWriter,
+        source: Source,
+        config: WriteBackConfig,
+        item: _Due,
+        value: str | None,
+    ) -> bool:
+        if item.field == PROJECT_FIELD:
+            target = config.project_field
+            if target is None or not isinstance(writer, GitHubLabelWriter):
+                return False  # settings refuse it outside GitHub
+            ref = ProjectRef(target.owner, target.owner_type, target.number)
+            return await writer.set_project_field(item.key, ref, target.field, value)
+        field_id = config.jira_custom_field
+        if item.field != CUSTOM_FIELD or field_id is None:
+            return False
+        if not isinstance(writer, JiraLabelWriter):
+            return False  # settings refuse it outside Jira
+        kind = custom_field_type(source, field_id)
+        if kind is None:
+            raise ConnectorError(f"{field_id} is no longer a discovered text or select field")
+        await writer.set_field(item.key, field_id, kind, value)
+        return True
+
     async def _record(self, item: _Due, logs: list[dict[str, Any]], error: str | None) -> None:
         async with self.db.session() as session:
             state = await session.get(WriteBackState, item.state_id)
@@ -247,7 +298,7 @@ class WriteBackWorker:
                 state.attempts += 1
                 state.status, state.error = FAILED, error
                 state.next_attempt_at = self.clock() + backoff(state.attempts)
-            elif item.field == PROPERTY:
+            elif item.field in (PROPERTY, *TITLE_FIELDS):
                 state.written, state.owned = list(item.desired), list(item.desired)
             else:
                 plan = item.plan

@@ -8,7 +8,8 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from schemas.tables import WriteBackState
+from schemas.tables import Source, WriteBackState
+from service.security import SecretBox
 from service.store.db import Database
 
 
@@ -32,3 +33,26 @@ async def outbox(db: Database) -> dict[int, WriteBackState]:
 
 async def desired(db: Database) -> dict[int, list[str]]:
     return {item_id: row.desired for item_id, row in (await outbox(db)).items()}
+
+
+async def add_source(
+    db: Database,
+    box: SecretBox,
+    kind: str,
+    base_url: str,
+    credentials: dict[str, str],
+    **scope: Any,
+) -> int:
+    """A source row (no sync), its credentials encrypted as the API stores them."""
+    async with db.session() as session:
+        source = Source(
+            kind=kind,
+            name=kind,
+            base_url=base_url,
+            credentials_encrypted=box.encrypt_json(credentials),
+            scope=scope,
+        )
+        session.add(source)
+        await session.flush()
+        assert source.id is not None
+        return source.id

@@ -5,32 +5,30 @@ import pytest
 import respx
 
 from connectors.testing import FakeTime
-from schemas.tables import Source
 from service.security import SecretBox
 from service.store.db import Database
 from service.writeback.worker import WriteBackWorker
 from tests.factories import item
 from tests.rules.support import initiative, rule, upsert
 
-from .support import enable, outbox, path
+from .support import add_source, enable, outbox, path
 
 TOKEN = "ghp_apiWorkerToken0123456789"
 GH = "https://api.github.com"
 
 
 async def github_source(db: Database, box: SecretBox) -> int:
-    async with db.session() as session:
-        source = Source(
-            kind="github",
-            name="gh",
-            base_url=GH,
-            credentials_encrypted=box.encrypt_json({"token": TOKEN}),
-            scope={"repos": ["octo/repo"]},
-        )
-        session.add(source)
-        await session.flush()
-        assert source.id is not None
-        return source.id
+    return await add_source(db, box, "github", GH, {"token": TOKEN}, repos=["octo/repo"])
+
+
+async def linked_github_item(
+    db: Database, client, admin_headers, box: SecretBox
+) -> tuple[int, dict[str, int]]:
+    """A GitHub source with `octo/repo#1` linked by a rule to initiative "Checkout revamp"."""
+    source = await github_source(db, box)
+    target = await initiative(client, admin_headers, title="Checkout revamp")
+    await rule(client, admin_headers, {"source_id": source}, initiative_id=target)
+    return source, await upsert(db, source, item(1, key="octo/repo#1", labels=[]))
 
 
 @pytest.mark.parametrize(
@@ -72,10 +70,7 @@ async def test_unknown_source_and_roles(
 async def test_a_refused_write_is_logged_retried_later_and_counted(
     db, client, admin_headers, secret_box
 ) -> None:
-    source = await github_source(db, secret_box)
-    target = await initiative(client, admin_headers, title="Checkout revamp")
-    await rule(client, admin_headers, {"source_id": source}, initiative_id=target)
-    keys = await upsert(db, source, item(1, key="octo/repo#1", labels=[]))
+    source, keys = await linked_github_item(db, client, admin_headers, secret_box)
     await enable(client, admin_headers, source)
     preview = (await client.get(path(source, "/preview"), headers=admin_headers)).json()
     assert preview["items"] == [

@@ -14,6 +14,7 @@ from connectors.base import FatalUpstreamError
 from connectors.github import app as github_app
 from connectors.github.app import AppCredentials, app_jwt, check_private_key
 from connectors.github.connector import GitHubConnector
+from connectors.github.writes import GitHubLabelWriter
 from connectors.testing import FakeTime
 
 from .fakes import BASE, stamp
@@ -192,3 +193,53 @@ def test_incomplete_app_credentials_are_refused() -> None:
     with pytest.raises(ValueError, match="app_id"):
         AppCredentials.from_mapping({"private_key": private_key()})
     assert AppCredentials.from_mapping({"token": "ghp_x"}) is None
+
+
+def writer(fake_time: FakeTime, scope: dict, **credentials: object) -> GitHubLabelWriter:
+    creds = {"app_id": "123", "private_key": private_key(), **credentials}
+    return GitHubLabelWriter(BASE, creds, scope=scope, sleep=fake_time.sleep, clock=fake_time.clock)
+
+
+async def test_the_label_writer_writes_with_the_apps_installation_token(
+    router, fake_time: FakeTime
+) -> None:
+    lookup = router.get(f"{BASE}/orgs/octo/installation").mock(
+        return_value=httpx.Response(200, json={"id": 77, "app_id": 123})
+    )
+    exchange = router.post(EXCHANGE).mock(side_effect=Exchanges(fake_time))
+    labels = router.post(f"{REPO}/issues/7/labels").mock(return_value=httpx.Response(200, json=[]))
+    removed = router.delete(f"{REPO}/issues/7/labels/old").mock(
+        return_value=httpx.Response(200, json=[])
+    )
+    client = writer(fake_time, {"org": "octo"})
+
+    await client.change_labels("octo/repo#7", ["initiative:a", "initiative:b"], ["old"])
+
+    # One installation look-up and one exchange serve all three writes (an org scope finds
+    # the installation from the org); every write carries the installation token.
+    assert (lookup.call_count, exchange.call_count) == (1, 1)
+    assert (labels.call_count, removed.call_count) == (2, 1)
+    sent = [c.request.headers["authorization"] for c in [*removed.calls, *labels.calls]]
+    assert sent == ["Bearer ghs_1"] * 3
+    # Paced per App like a PAT: one second between writes.
+    assert fake_time.waits == [1.0, 1.0]
+    assert "ghs_1" not in repr(client) and private_key() not in repr(client)
+    await client.aclose()
+
+
+async def test_the_label_writer_uses_a_given_installation_id(router, fake_time: FakeTime) -> None:
+    exchange = router.post(EXCHANGE).mock(side_effect=Exchanges(fake_time))
+    labels = router.post(f"{REPO}/issues/7/labels").mock(return_value=httpx.Response(200, json=[]))
+    client = writer(fake_time, {}, installation_id=77)
+    await client.change_labels("octo/repo#7", ["initiative:a"], [])
+    assert (exchange.call_count, labels.call_count) == (1, 1)
+    await client.aclose()
+
+
+def test_the_label_writer_refuses_incomplete_app_credentials(fake_time: FakeTime) -> None:
+    with pytest.raises(ValueError, match="installation_id"):
+        writer(fake_time, {})
+    with pytest.raises(ValueError, match="'app_id' and 'private_key'"):
+        GitHubLabelWriter(BASE, {"private_key": private_key()})
+    with pytest.raises(ValueError, match="need a 'token' or GitHub App credentials"):
+        GitHubLabelWriter(BASE, {})

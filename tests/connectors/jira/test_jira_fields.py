@@ -80,3 +80,22 @@ def test_settings_override_discovery(load_fixture):
     assert choices["story_points"].reason == "setting story_points_field"
     assert choices["sprint"].id == "customfield_99999"
     assert choices["sprint"].name is None
+
+
+def test_writable_fields_are_custom_text_and_single_select(load_fixture):
+    custom = "com.atlassian.jira.plugin.system.customfieldtypes:"
+    site = [
+        *load_fixture("field.company-managed.json"),
+        {"id": "customfield_10061", "name": "Theme", "schema": {"custom": custom + "select"}},
+        {"id": "customfield_10060", "name": "Note", "schema": {"custom": custom + "textfield"}},
+        {"id": "customfield_10062", "name": "Long", "schema": {"custom": custom + "textarea"}},
+        {"id": "customfield_10063", "name": "Many", "schema": {"custom": custom + "multiselect"}},
+        {"id": "customfield_10064", "name": "Pick", "schema": {"custom": custom + "radiobuttons"}},
+        {"name": "no id", "schema": {"custom": custom + "textfield"}},
+    ]
+    assert fields.writable_fields(site) == [
+        {"id": "customfield_10060", "name": "Note", "type": "text"},
+        {"id": "customfield_10061", "name": "Theme", "type": "select"},
+        {"id": "customfield_10062", "name": "Long", "type": "text"},
+        {"id": "customfield_10064", "name": "Pick", "type": "select"},
+    ]

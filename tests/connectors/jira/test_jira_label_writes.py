@@ -61,3 +61,35 @@ async def test_the_portfolio_property_is_set_whole(jira_mock, fake_time) -> None
     await writer(fake_time).set_property("PLAT-7", "portfolio", value)
     assert route.call_count == 1
     assert json.loads(route.calls[0].request.content) == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "sent"),
+    [
+        ("text", "Checkout revamp", "Checkout revamp"),
+        ("select", "Checkout revamp", {"value": "Checkout revamp"}),
+        ("text", None, None),
+        ("select", None, None),
+    ],
+)
+async def test_a_custom_field_is_set_whole_in_one_put(
+    jira_mock, fake_time, kind, value, sent
+) -> None:
+    route = jira_mock.put("/rest/api/3/issue/PLAT-7").respond(204)
+    client = writer(fake_time)
+    await client.set_field("PLAT-7", "customfield_10060", kind, value)
+    assert route.call_count == 1
+    assert json.loads(route.calls[0].request.content) == {"fields": {"customfield_10060": sent}}
+    await client.aclose()
+
+
+async def test_a_refused_option_fails_with_jiras_message(jira_mock, fake_time) -> None:
+    jira_mock.put("/rest/api/3/issue/PLAT-7").respond(
+        400,
+        json={
+            "errorMessages": [],
+            "errors": {"customfield_10061": "Option value 'x' is not valid"},
+        },
+    )
+    with pytest.raises(FatalUpstreamError, match="Option value 'x' is not valid"):
+        await writer(fake_time).set_field("PLAT-7", "customfield_10061", "select", "x")
