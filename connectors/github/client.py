@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, RateLimitInfo, Sleep
-from connectors.github.app import AppAuth, AppCredentials
+from connectors.github.app import AppAuth, AppCredentials, app_or_token, owner_path
 from connectors.http import (
     Classification,
     HttpExecutor,
@@ -204,6 +204,28 @@ class GitHubClient:
             self.app = AppAuth(
                 self.base_url, app, app_owner_path, app_executor, clock, headers=self._headers
             )
+
+    @property
+    def identity(self) -> str:
+        """Whose quota this client spends: the PAT, or the App (all its installation tokens)."""
+        return f"app:{self.app.credentials.fingerprint}" if self.app is not None else self._token
+
+    @classmethod
+    def for_source(
+        cls,
+        base_url: str,
+        credentials: Mapping[str, Any],
+        scope: Mapping[str, Any],
+        **options: Any,
+    ) -> GitHubClient:
+        """A client for a source's credentials: its PAT, or its GitHub App's installation
+        (found from the scope unless the credentials name it). `options` as for the class.
+
+        Raises:
+            ValueError: neither a token nor complete App credentials.
+        """
+        app, token = app_or_token(credentials, scope)
+        return cls(base_url, token, app=app, app_owner_path=owner_path(scope), **options)
 
     @property
     def stats(self) -> ConnectorStats:

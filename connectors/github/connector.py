@@ -10,7 +10,6 @@ import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Page, Sleep
 from connectors.github import ids
-from connectors.github.app import app_or_token, owner_path
 from connectors.github.client import GitHubClient
 from connectors.github.hooks import (
     ORG_EVENTS,
@@ -65,13 +64,11 @@ class GitHubConnector:
     ) -> None:
         if not (scope.get("repos") or scope.get("org") or scope.get("projects")):
             raise ValueError("GitHub scope needs 'repos', 'org' or 'projects'")
-        app, token = app_or_token(credentials, scope)
         self.stats = ConnectorStats()
-        self.client = GitHubClient(
+        self.client = GitHubClient.for_source(
             base_url,
-            token,
-            app=app,
-            app_owner_path=owner_path(scope),
+            credentials,
+            scope,
             client=client,
             stats=self.stats,
             sleep=sleep,

@@ -15,7 +15,6 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Clock, ConnectorStats, FatalUpstreamError, Sleep
-from connectors.github.app import app_or_token, owner_path
 from connectors.github.client import GitHubClient
 from connectors.github.project_writes import ProjectFieldWriter
 from connectors.github.projects import ProjectRef
@@ -53,13 +52,11 @@ class GitHubLabelWriter:
         retry: RetryPolicy | None = None,
     ) -> None:
         scope = scope or {}
-        app, token = app_or_token(credentials, scope)
         self.stats = ConnectorStats()
-        self.client = GitHubClient(
+        self.client = GitHubClient.for_source(
             base_url,
-            token,
-            app=app,
-            app_owner_path=owner_path(scope),
+            credentials,
+            scope,
             client=client,
             stats=self.stats,
             sleep=sleep,
@@ -68,8 +65,9 @@ class GitHubLabelWriter:
             limits=RateLimitPolicy(max_wait_seconds=max_wait_seconds),
         )
         # Writes are paced per identity: the PAT, or the App (all its installation tokens).
-        identity = f"app:{app.fingerprint}" if app is not None else token
-        self.pacer = WritePacer(identity, min_interval=min_interval, clock=clock, sleep=sleep)
+        self.pacer = WritePacer(
+            self.client.identity, min_interval=min_interval, clock=clock, sleep=sleep
+        )
         self.projects = ProjectFieldWriter(self.client, self.pacer)
 
     def __repr__(self) -> str:

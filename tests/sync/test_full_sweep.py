@@ -27,6 +27,19 @@ def add_items(github: FakeGitHub, total: int) -> None:
         )
 
 
+def other_repository(total: int) -> FakeGitHub:
+    """A second repository, `octo/other`, with issues 1..total."""
+    other = FakeGitHub(0)
+    for number in range(1, total + 1):
+        other.issues[number] = {
+            **issue(number, START + timedelta(minutes=number)),
+            "node_id": f"I_octo_other_{number}",
+            "html_url": f"https://github.com/{OTHER}/issues/{number}",
+            "repository_url": f"{BASE}/repos/{OTHER}",
+        }
+    return other
+
+
 async def test_full_sync_of_n_issues_and_prs_is_ceil_n_over_100_list_requests(
     runner: SyncRunner, github: FakeGitHub, graphql: FakeGraphQL, source_id: int
 ) -> None:
@@ -117,14 +130,7 @@ async def test_a_repository_that_fails_sweeps_nothing_and_fails_the_run(
     make_github_source,
 ) -> None:
     add_items(github, 150)
-    other = FakeGitHub(0)
-    for number in range(1, 31):
-        other.issues[number] = {
-            **issue(number, START + timedelta(minutes=number)),
-            "node_id": f"I_octo_other_{number}",
-            "html_url": f"https://github.com/{OTHER}/issues/{number}",
-            "repository_url": f"{BASE}/repos/{OTHER}",
-        }
+    other = other_repository(30)
     other_route = upstream.get(f"{BASE}/repos/{OTHER}/issues").mock(side_effect=other)
     source = await make_github_source("two", scope={"repos": [REPO, OTHER]})
     first = await runner.run_foreground(source, SyncMode.full, trigger="test")
@@ -188,14 +194,7 @@ async def test_a_resumed_run_lists_from_the_start_the_scopes_the_killed_run_had_
     from service.sync.record import RunCounters
 
     add_items(github, 250)
-    other = FakeGitHub(0)
-    for number in range(1, 31):
-        other.issues[number] = {
-            **issue(number, START + timedelta(minutes=number)),
-            "node_id": f"I_octo_other_{number}",
-            "html_url": f"https://github.com/{OTHER}/issues/{number}",
-            "repository_url": f"{BASE}/repos/{OTHER}",
-        }
+    other = other_repository(30)
     upstream.get(f"{BASE}/repos/{OTHER}/issues").mock(side_effect=other)
     source = await make_github_source("two", scope={"repos": [REPO, OTHER]})
     clock = {"now": utcnow()}
