@@ -20,12 +20,15 @@ CHECKOUT_LABEL, SEARCH_LABEL = "initiative:checkout-revamp", "initiative:search-
 AUTH = ("sync@example.com", "jira-e2e-token-0123456789")
 
 
-async def _edit(w: Wiring, key: str, field_id: str, value: str | None, actor: str) -> None:
+async def _edit(
+    w: Wiring, key: str, field_id: str, value: str | None, actor: str, *, drain: bool = True
+) -> None:
     body = {"key": key, "field": field_id, "value": value, "actor": actor}
     answer = await w.sim.post("/_sim/fields", json=body)
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["webhooks"]) == 1
-    assert await w.drain_inbox() == 1
+    if drain:
+        assert await w.drain_inbox() == 1
 
 
 async def _value(w: Wiring, key: str, field_id: str) -> Any:
@@ -80,8 +83,8 @@ async def test_custom_field_store_wins_once_then_upstream_wins_as_manual_links(
         assert (await w.write()).writes == 40  # a label and the field per item
         assert await w.drain_inbox() == 40
         assert (await w.write()).writes == 0
-        x, y, z, v = sorted(await w.truth())[:4]
-        assert [await _value(w, k, field_id) for k in (x, y, z, v)] == [CHECKOUT] * 4
+        x, y, z, v, u = sorted(await w.truth())[:5]
+        assert [await _value(w, k, field_id) for k in (x, y, z, v, u)] == [CHECKOUT] * 5
         links = await w.link_changes()
 
         # store_wins: a changed value is written again, once; changed again, it is left.
@@ -132,4 +135,16 @@ async def test_custom_field_store_wins_once_then_upstream_wins_as_manual_links(
         assert await _links(w, v) == {(checkout["id"], True, "upstream:712020:carol")}
         assert await _value(w, v, field_id) is None
         assert await w.drain_inbox() == 1 and (await w.write()).writes == 0
+
+        # Seen first by a poll (its webhook waits in the inbox): the actor is unknown.
+        await _edit(w, u, field_id, SEARCH, "dave", drain=False)
+        await sync(api, sid, "incremental")
+        assert await _links(w, u) == {(search["id"], False, "upstream:unknown")}
+        assert await w.drain_inbox() == 1  # the same version: changes nothing more
+        assert await _links(w, u) == {(search["id"], False, "upstream:unknown")}
+        assert await _delta(w) == (
+            2,
+            {"jira:label_added": 1, "jira:label_removed": 1, "jira:issue_edits": 1},
+        )
+        assert await _value(w, u, field_id) == SEARCH
         assert (await w.sim_stats())["rate_limit_violations"] == 0
