@@ -171,8 +171,8 @@ class FieldWatch:
         value = [new] if new is not None else []
         if value in (list(state.desired), list(state.written)):
             return  # our write, its echo, or what was already there
-        if old is _ABSENT and not state.written:
-            return  # never written and never seen: nothing of ours was changed
+        if not state.written and (old is _ABSENT or not state.desired):
+            return  # nothing of ours was there: a person's own value is left alone
         CONFLICTS.labels(str(self.source_id), self.config.policy.value).inc()
         actor = await _actor(session, self.source_id, cause)
         had = list(state.written)
