@@ -171,8 +171,11 @@ class FieldWatch:
         value = [new] if new is not None else []
         if value in (list(state.desired), list(state.written)):
             return  # our write, its echo, or what was already there
-        if not state.written and (old is _ABSENT or not state.desired):
-            return  # nothing of ours was there: a person's own value is left alone
+        # Nothing of ours was there: store_wins leaves a person's own value alone (as a label
+        # a person adds), upstream_wins takes a title as a link.
+        ours = bool(state.written) or (old is not _ABSENT and bool(state.desired))
+        if not ours and (self.config.policy is WriteBackPolicy.store_wins or new is None):
+            return
         CONFLICTS.labels(str(self.source_id), self.config.policy.value).inc()
         actor = await _actor(session, self.source_id, cause)
         had = list(state.written)

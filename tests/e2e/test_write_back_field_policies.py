@@ -135,6 +135,14 @@ async def test_custom_field_store_wins_once_then_upstream_wins_as_manual_links(
         assert await _links(w, v) == {(checkout["id"], True, "upstream:712020:carol")}
         assert await _value(w, v, field_id) is None
         assert await w.drain_inbox() == 1 and (await w.write()).writes == 0
+        # Set again on the item that now has no initiative: a manual link, the label follows.
+        await _edit(w, v, field_id, SEARCH, "erin")
+        assert await _delta(w) == (1, {"jira:label_added": 1, "jira:issue_edits": 1})
+        assert await _links(w, v) == {
+            (checkout["id"], True, "upstream:712020:carol"),
+            (search["id"], False, "upstream:712020:erin"),
+        }
+        assert await w.drain_inbox() == 1 and (await w.write()).writes == 0
 
         # Seen first by a poll (its webhook waits in the inbox): the actor is unknown.
         await _edit(w, u, field_id, SEARCH, "dave", drain=False)
