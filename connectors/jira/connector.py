@@ -203,7 +203,9 @@ class JiraConnector:
         config = config_from_settings(
             {**self.settings, **field_ids}, site_url=self.endpoint.site_url
         )
-        fields = jql_builder.join_fields(BASE_FIELDS, config.custom_fields())
+        # `extra_fields`: ids the service also needs on every issue (the written custom field).
+        needed = [str(x) for x in self.settings.get("extra_fields") or []]
+        fields = jql_builder.join_fields(BASE_FIELDS, config.custom_fields(), needed)
 
         def stream(jql: str) -> SearchStream:
             return SearchStream(self._http(), self._requests, jql=jql, fields=fields, config=config)

@@ -301,3 +301,37 @@ async def person_edit(state: StateDep, request: Request, body: PersonEditIn) -> 
         changes = [_jira_set(state, jira_issue, wanted, body.actor)]
         labels = jira_issue.label_names
     return {"labels": sorted(labels), "webhooks": await webhooks.emit(state, changes, root)}
+
+
+class PersonFieldEditIn(BaseModel):
+    """A person's edit of a Jira custom field in the upstream UI: a value, or None to clear."""
+
+    key: str
+    field: str
+    value: str | None = None
+    actor: str = "octo-person"
+
+
+@control_router.post("/fields")
+async def person_field_edit(
+    state: StateDep, request: Request, body: PersonFieldEditIn
+) -> dict[str, Any]:
+    """Sets the field as a person would (no write counted); one `jira:issue_updated`."""
+    issue = state.jira.find(body.key)
+    if issue is None or issue.deleted:
+        raise HTTPException(404, f"{body.key} does not exist")
+    if body.field not in custom_fields.NAMES:
+        raise HTTPException(400, f"{body.field} is not a writable custom field")
+    sent: Any = body.value
+    if body.value is not None and body.field == custom_fields.SELECT_FIELD:
+        sent = {"value": body.value}
+    try:
+        values = custom_fields.parse({body.field: sent})
+    except UpstreamError as exc:
+        raise HTTPException(400, str(exc)) from None
+    items = custom_fields.apply(issue, values)
+    if not items:
+        return {"value": body.value, "webhooks": []}
+    change = _jira_set(state, issue, issue.label_names, body.actor, items)
+    root = str(request.base_url).rstrip("/")
+    return {"value": body.value, "webhooks": await webhooks.emit(state, [change], root)}

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from service.simulator import github_render as gh
+from service.simulator import jira_custom_fields as custom_fields
 from service.simulator import jira_render as jr
 from service.simulator.jql import JQLError, compile_jql
 from service.simulator.mutations import Change
@@ -91,7 +92,7 @@ def jira_body(state: SimulatorState, change: Change, root: str) -> bytes:
     config, data = state.config, state.jira
     site = root + "/jira"
     issue = change.issue
-    fields = jr.ALL_FIELDS | {"key"}
+    fields = jr.ALL_FIELDS | {"key"} | set(custom_fields.NAMES)  # webhooks carry every field
     type_name = change.details.get("type_name") or change.event.split(":", 1)[1]
     payload: dict[str, Any] = {
         "timestamp": state.clock.now_ms,

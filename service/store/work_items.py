@@ -172,6 +172,7 @@ async def upsert_work_items(
     from service.writeback import conflicts
 
     label_watch = await conflicts.watch(session, source_id, batch)
+    field_watch = await conflicts.watch_field(session, source_id, batch)
     for start in range(0, len(batch), _CHUNK):
         chunk = batch[start : start + _CHUNK]
         result.merge(
@@ -180,6 +181,8 @@ async def upsert_work_items(
     await apply_rules_to_items(session, source_id, result.changed_ids)
     if label_watch is not None:
         await label_watch.settle(session, result.changed_ids, causes or {}, cause)
+    if field_watch is not None:
+        await field_watch.settle(session, result.changed_ids, causes or {}, cause)
     return result
 
 

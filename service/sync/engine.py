@@ -214,6 +214,10 @@ class SyncEngine:
         settings = dict(source.settings)
         if source.kind == SourceKind.jira:
             settings.setdefault("overlap_minutes", self.settings.jira_overlap_minutes)
+            written = (source.write_back or {}).get("jira_custom_field")
+            if (source.write_back or {}).get("enabled") and written:
+                # Read back on every issue, so a person's edit of it is seen.
+                settings["extra_fields"] = [written]
         return settings
 
     def _reconcile_due(self, source: Source, now: datetime) -> bool:
