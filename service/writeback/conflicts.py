@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,12 +55,11 @@ def _ours(config: WriteBackConfig, label: str) -> bool:
     return label.startswith(tuple(prefixes))
 
 
-@dataclass
-class LabelWatch:
-    source_id: int
-    config: WriteBackConfig
-    # external_id → (item id, stored labels of ours, incoming labels of ours)
-    items: dict[str, tuple[int, set[str], set[str]]]
+class _Watch:
+    """What an upsert batch holds of our written values, settled once the batch is written:
+    each changed item whose stored and incoming value differ is handed to `_edited`."""
+
+    items: dict[str, tuple[int, Any, Any]]
 
     async def settle(
         self,
@@ -72,6 +72,19 @@ class LabelWatch:
         for external_id, (item_id, old, new) in self.items.items():
             if item_id in changed and old != new:
                 await self._edited(session, item_id, old, new, causes.get(external_id, cause))
+
+    async def _edited(
+        self, session: AsyncSession, item_id: int, old: Any, new: Any, cause: str
+    ) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class LabelWatch(_Watch):
+    source_id: int
+    config: WriteBackConfig
+    # external_id → (item id, stored labels of ours, incoming labels of ours)
+    items: dict[str, tuple[int, set[str], set[str]]]
 
     async def _edited(
         self, session: AsyncSession, item_id: int, old: set[str], new: set[str], cause: str
@@ -139,23 +152,11 @@ def field_value(raw: Mapping[str, object], field_id: str) -> object:
 
 
 @dataclass
-class FieldWatch:
+class FieldWatch(_Watch):
     source_id: int
     config: WriteBackConfig
     # external_id → (item id, stored value, incoming value); values: text, None or _ABSENT
     items: dict[str, tuple[int, object, str | None]]
-
-    async def settle(
-        self,
-        session: AsyncSession,
-        changed_ids: Sequence[int],
-        causes: Mapping[str, str],
-        cause: str,
-    ) -> None:
-        changed = set(changed_ids)
-        for external_id, (item_id, old, new) in self.items.items():
-            if item_id in changed and old != new:
-                await self._edited(session, item_id, old, new, causes.get(external_id, cause))
 
     async def _edited(
         self, session: AsyncSession, item_id: int, old: object, new: str | None, cause: str
