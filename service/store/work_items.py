@@ -171,18 +171,16 @@ async def upsert_work_items(
     from service.rules.evaluation import apply_rules_to_items
     from service.writeback import conflicts
 
-    label_watch = await conflicts.watch(session, source_id, batch)
-    field_watch = await conflicts.watch_field(session, source_id, batch)
+    # Write-back: a person's upstream edit of what it wrote, settled after the write.
+    watches = await conflicts.watches(session, source_id, batch)
     for start in range(0, len(batch), _CHUNK):
         chunk = batch[start : start + _CHUNK]
         result.merge(
             await _upsert_chunk(session, source_id, chunk, cause, causes or {}, generation)
         )
     await apply_rules_to_items(session, source_id, result.changed_ids)
-    if label_watch is not None:
-        await label_watch.settle(session, result.changed_ids, causes or {}, cause)
-    if field_watch is not None:
-        await field_watch.settle(session, result.changed_ids, causes or {}, cause)
+    for watch in watches:
+        await watch.settle(session, result.changed_ids, causes or {}, cause)
     return result
 
 

@@ -229,14 +229,27 @@ async def _initiative(session: AsyncSession, title: str) -> int | None:
     return None
 
 
-async def watch_field(
+async def watches(
     session: AsyncSession, source_id: int, items: Sequence[WorkItemIn]
+) -> list[_Watch]:
+    """Before an upsert: what to settle after it, for a source that writes back (its settings
+    read once): its labels, and its Jira custom field when it writes one."""
+    config = (await enabled_configs(session, [source_id])).get(source_id)
+    if config is None:
+        return []
+    found = [
+        await _watch_labels(session, source_id, config, items),
+        await _watch_field(session, source_id, config, items),
+    ]
+    return [w for w in found if w is not None]
+
+
+async def _watch_field(
+    session: AsyncSession, source_id: int, config: WriteBackConfig, items: Sequence[WorkItemIn]
 ) -> FieldWatch | None:
-    """Before an upsert: the stored and incoming values of the written Jira custom field of
-    incoming items that have its outbox row."""
-    configs = await enabled_configs(session, [source_id])
-    config = configs.get(source_id)
-    if config is None or config.jira_custom_field is None:
+    """The stored and incoming values of the written Jira custom field of incoming items that
+    have its outbox row."""
+    if config.jira_custom_field is None:
         return None
     field_id = config.jira_custom_field
     incoming = {
@@ -280,14 +293,10 @@ async def _actor(session: AsyncSession, source_id: int, cause: str) -> str:
     return str(actor) if actor else "unknown"
 
 
-async def watch(
-    session: AsyncSession, source_id: int, items: Sequence[WorkItemIn]
+async def _watch_labels(
+    session: AsyncSession, source_id: int, config: WriteBackConfig, items: Sequence[WorkItemIn]
 ) -> LabelWatch | None:
-    """Before an upsert: the stored labels of ours of incoming items that have outbox rows."""
-    configs = await enabled_configs(session, [source_id])
-    config = configs.get(source_id)
-    if config is None:
-        return None
+    """The stored labels of ours of incoming items that have outbox rows."""
     incoming = {item.external_id: item for item in items}
     ids = sorted(incoming)
     found: dict[str, tuple[int, set[str], set[str]]] = {}
