@@ -49,6 +49,7 @@ from service.sync.pages import (
     raise_failed_scopes,
     read_ahead,
     scope_of,
+    scopes_in,
 )
 from service.sync.record import RunCounters, rate_limits, safe_message
 
@@ -186,7 +187,7 @@ class SyncEngine:
             elif resumed:
                 # Only the checkpoints the interrupted run wrote: a partition it had not begun
                 # still holds an incremental cursor, and must be listed from the start.
-                begun = {n for n, o in (run.scopes or {}).items() if o.get("status") == "reading"}
+                begun = scopes_in(run.scopes or {}, "reading")
                 cursors = await sync_store.load_cursors(session, source.id)
                 state = {name: cursors[name] for name in begun if name in cursors}
             else:
@@ -235,7 +236,7 @@ class SyncEngine:
                 source = await sources.get(session, plan.source_id)
                 sources.apply_discovery(source, discovered)
         if plan.mode is not SyncMode.reconcile:
-            skip = {name for name, o in plan.scopes.items() if o.get("status") == "complete"}
+            skip = set(scopes_in(plan.scopes, "complete"))
             pages = read_ahead(connector.read(plan.state, skip=skip), counters.ahead)
             async with contextlib.aclosing(pages):
                 await self._store_pages(run_id, plan, pages, counters)
@@ -259,10 +260,10 @@ class SyncEngine:
         self, run_id: int, plan: _Plan, connector: Connector, counters: RunCounters
     ) -> None:
         """Tombstone what a full run's listing no longer returned, in the scopes it read to the
-        end; then fail the run if any scope could not be read."""
+        end (the caller then fails the run if any scope could not be read)."""
         assert plan.generation is not None and plan.generation_began is not None
-        failed = {n: o for n, o in plan.scopes.items() if o.get("status") == "failed"}
-        complete = [n for n, o in plan.scopes.items() if o.get("status") == "complete"]
+        failed = scopes_in(plan.scopes, "failed")
+        complete = scopes_in(plan.scopes, "complete")
         # Every scope read: the whole source is swept (a repository dropped from the scope too).
         projects = [scope_of(name) for name in complete] if failed else None
         async with self.db.session() as session:

@@ -33,8 +33,13 @@ class ScopesFailed(ConnectorError):
     """Some partitions could not be read: their items were left as they are."""
 
 
+def scopes_in(scopes: dict[str, Any], *states: str) -> list[str]:
+    """The partitions whose outcome is one of `states` (`reading`, `complete`, `failed`)."""
+    return [name for name, outcome in scopes.items() if outcome.get("status") in states]
+
+
 def raise_failed_scopes(scopes: dict[str, dict[str, Any]], *, swept: bool) -> None:
-    failed = [o for o in scopes.values() if o.get("status") == "failed"]
+    failed = [scopes[name] for name in scopes_in(scopes, "failed")]
     if not failed:
         return
     total = sum(1 for o in scopes.values() if "status" in o)

@@ -28,6 +28,7 @@ from service.store.db import Database
 from service.sync import leases
 from service.sync import store as sync_store
 from service.sync.engine import Clock, SyncEngine
+from service.sync.pages import scopes_in
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +118,8 @@ class SyncRunner:
         if interrupted is not None:
             # Same generation: the marks, the scopes read to the end and those begun carry over.
             run.generation = interrupted.generation
-            run.scopes = {
-                name: outcome
-                for name, outcome in (interrupted.scopes or {}).items()
-                if outcome.get("status") in ("complete", "reading")
-            }
+            carried = interrupted.scopes or {}
+            run.scopes = {name: carried[name] for name in scopes_in(carried, "complete", "reading")}
         session.add(run)
         await session.flush()
         assert run.id is not None
