@@ -76,7 +76,7 @@ class Stream(ABC):
         """The sort value of a page's first record (`Page.head`); the default gives none."""
         return None
 
-    def refine(self, page: Page, records: list[dict[str, Any]]) -> Page:
+    def refine(self, page: Page) -> Page:
         """Give a page that has a next one its `refine` (see `Page`); the default gives none."""
         return page
 
@@ -106,7 +106,7 @@ class Stream(ABC):
             page = Page(
                 self.partition, items, current, last=token is None, head=self.head_of(records)
             )
-            yield page if token is None else self.refine(page, records)
+            yield page if token is None else self.refine(page)
             if token is None:
                 return
             first_page = False

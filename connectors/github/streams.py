@@ -126,7 +126,7 @@ class IssuesStream(Stream):
         since = max(filter(None, seen), default=None)
         return {"since": since} if since else {}
 
-    def refine(self, page: Page, records: list[dict[str, Any]]) -> Page:
+    def refine(self, page: Page) -> Page:
         # `since` is inclusive, so resuming from this page's newest `updated_at` re-reads its
         # boundary item(s) and can spill one item onto an extra page. Everything not yet read
         # was updated at or after the next page's first item; when that instant is strictly
